@@ -1,0 +1,2 @@
+//! anthropic-openai-bridge: a proxy-wasm filter translating between the
+//! Anthropic Messages API and the OpenAI Chat Completions API.
