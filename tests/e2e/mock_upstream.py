@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""A mock model server on 127.0.0.1 for the real-Envoy tests (stdlib only).
+
+Scripted mode (tests): every request is recorded (method, path with query,
+headers, decoded body) and answered with the next scripted `Reply`: a whole body
+with content-length, or a list of chunks sent with chunked transfer encoding and
+a delay before each, so Envoy sees many body callbacks.
+
+Requests converted by the bridge arrive WITHOUT content-length, i.e. with a
+chunked body; the handler decodes chunked request bodies itself
+(http.server does not).
+
+Demo mode (`make run` without a real upstream):
+
+    python tests/e2e/mock_upstream.py --demo --port 8000
+
+answers POST .../v1/chat/completions (OpenAI) and POST .../v1/messages
+(Anthropic), streaming or not, from the request itself.
+"""
+
+import argparse
+import collections
+import json
+import re
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: list  # (name, value) pairs as received
+    body: bytes
+    chunked: bool  # the body came with transfer-encoding: chunked
+
+    def header(self, name):
+        """The first value of header `name` (case-insensitive), or None."""
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    @property
+    def header_names(self):
+        return {key.lower() for key, _ in self.headers}
+
+    @property
+    def json(self):
+        """The body parsed as JSON, or None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass
+class Reply:
+    """What the mock answers. `chunks` (when not None) switches to chunked encoding."""
+
+    status: int = 200
+    headers: list = field(default_factory=list)
+    body: bytes = b""
+    chunks: list = None
+    delay: float = 0.0  # seconds slept before each chunk
+
+
+def pieces(data, size):
+    """`data` cut into `size`-byte pieces (the last one may be shorter)."""
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def json_reply(payload, status=200, headers=()):
+    """A whole JSON body; `payload` is an object or already-encoded bytes."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return Reply(status, [("content-type", "application/json"), *headers], body)
+
+
+def sse_reply(data, piece=None, delay=0.0, headers=()):
+    """An SSE body sent chunked, in `piece`-byte chunks (whole when None)."""
+    chunks = pieces(data, piece) if piece else [data]
+    return Reply(200, [("content-type", "text/event-stream"), *headers], chunks=chunks, delay=delay)
+
+
+def read_chunked(rfile):
+    """Decode a chunked request body (RFC 9112 section 7.1), trailers discarded."""
+    body = bytearray()
+    while True:
+        size_line = rfile.readline(1024)
+        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        if size == 0:
+            break
+        body += rfile.read(size)
+        if rfile.readline(3) != b"\r\n":
+            raise ValueError("chunk not followed by CRLF")
+    while rfile.readline(65536) not in (b"\r\n", b"\n", b""):
+        pass
+    return bytes(body)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like a real model server
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_any(self):
+        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
+        if chunked:
+            body = read_chunked(self.rfile)
+        else:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        request = RecordedRequest(self.command, self.path, list(self.headers.items()), body, chunked)
+        try:
+            self.send_reply(self.server.upstream.handle(request))
+        except ConnectionError:
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
+
+    def send_reply(self, reply):
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.chunks is None:
+            self.send_header("content-length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for chunk in reply.chunks:
+            if reply.delay:
+                time.sleep(reply.delay)
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, format, *args):
+        if self.server.upstream.verbose:
+            super().log_message(format, *args)
+
+
+class MockUpstream:
+    """An HTTP server in a background thread.
+
+    Without a `responder`, replies come from the script (`push`); an unscripted
+    request gets a text/plain 500 saying so.
+    """
+
+    def __init__(self, responder=None, host="127.0.0.1", port=0, verbose=False):
+        self.responder = responder or self.next_scripted
+        self.verbose = verbose
+        self.requests = []
+        self.script = collections.deque()
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.server.upstream = self
+        self.thread = None
+
+    @property
+    def port(self):
+        return self.server.server_address[1]
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def push(self, *replies):
+        """Queue replies for the next requests, in order."""
+        with self.lock:
+            self.script.extend(replies)
+
+    def reset(self):
+        with self.lock:
+            self.script.clear()
+            self.requests.clear()
+
+    def handle(self, request):
+        with self.lock:
+            self.requests.append(request)
+        return self.responder(request)
+
+    def next_scripted(self, request):
+        with self.lock:
+            if self.script:
+                return self.script.popleft()
+        message = f"mock upstream: no reply scripted for {request.method} {request.path}\n"
+        return Reply(500, [("content-type", "text/plain")], message.encode())
+
+
+# ---------------------------------------------------------------- demo mode
+
+DEMO_GREETING = "Hello from the bridge demo upstream."
+
+
+def text_of(content):
+    """The text of an OpenAI or Anthropic message content (string or parts)."""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content or []:
+        if isinstance(part, dict) and part.get("type") == "text":
+            texts.append(part.get("text", ""))
+        elif isinstance(part, dict) and part.get("type") == "tool_result":
+            texts.append(text_of(part.get("content")))
+    return " ".join(texts)
+
+
+def is_tool_result(message):
+    content = message.get("content")
+    return message.get("role") == "tool" or (
+        isinstance(content, list)
+        and any(isinstance(p, dict) and p.get("type") == "tool_result" for p in content)
+    )
+
+
+def demo_turn(messages, tool_names):
+    """Decide the demo answer: ("text", reply) or ("tool", name).
+
+    A tool is called when tools were offered and the last user text mentions
+    "tool"; right after a tool result the demo answers in text (no agent loop).
+    """
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    said = text_of(last.get("content"))
+    if is_tool_result(last):
+        return "text", f"{DEMO_GREETING} Tool result received: {said}"
+    if tool_names and "tool" in said.lower():
+        return "tool", tool_names[0]
+    return "text", f"{DEMO_GREETING} You said: {said}"
+
+
+def word_count(messages):
+    return sum(len(text_of(m.get("content")).split()) for m in messages if isinstance(m, dict))
+
+
+def words(text):
+    """`text` split into stream deltas that join back to it exactly."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def sse_event(payload, event=None):
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(payload)}\n\n".encode()
+
+
+def demo_openai(body):
+    messages = body.get("messages") or []
+    tools = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+    kind, value = demo_turn(messages, tools)
+    model = body.get("model", "demo")
+    usage = {"prompt_tokens": word_count(messages), "completion_tokens": 0}
+    base = {"id": f"chatcmpl-demo-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": model}
+    if kind == "tool":
+        call = {"id": f"call_demo_{uuid.uuid4().hex[:8]}", "type": "function",
+                "function": {"name": value, "arguments": "{}"}}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        finish = "tool_calls"
+        deltas = [{"tool_calls": [{"index": 0, **call}]}]
+    else:
+        message = {"role": "assistant", "content": value}
+        finish = "stop"
+        deltas = [{"content": w} for w in words(value)]
+    usage["completion_tokens"] = len(deltas)
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    if not body.get("stream"):
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        return json_reply({**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+
+    def chunk(delta, finish_reason=None):
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return sse_event({**base, "object": "chat.completion.chunk", "choices": [choice]})
+
+    events = [chunk({"role": "assistant", "content": ""})] + [chunk(d) for d in deltas]
+    events.append(chunk({}, finish))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append(sse_event({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage}))
+    events.append(b"data: [DONE]\n\n")
+    return Reply(200, [("content-type", "text/event-stream")], chunks=events, delay=0.02)
+
+
+def demo_anthropic(body):
+    messages = body.get("messages") or []
+    tools = [t.get("name") for t in body.get("tools") or []]
+    kind, value = demo_turn(messages, tools)
+    if kind == "tool":
+        block = {"type": "tool_use", "id": f"toolu_demo_{uuid.uuid4().hex[:12]}", "name": value, "input": {}}
+        stop_reason, deltas = "tool_use", [{"type": "input_json_delta", "partial_json": "{}"}]
+    else:
+        block = {"type": "text", "text": value}
+        stop_reason = "end_turn"
+        deltas = [{"type": "text_delta", "text": w} for w in words(value)]
+    message = {"id": f"msg_demo_{uuid.uuid4().hex[:12]}", "type": "message", "role": "assistant",
+               "model": body.get("model", "demo"), "content": [block], "stop_reason": stop_reason,
+               "stop_sequence": None,
+               "usage": {"input_tokens": word_count(messages), "output_tokens": len(deltas)}}
+    if not body.get("stream"):
+        return json_reply(message)
+    start_block = {**block, "input": {}} if kind == "tool" else {**block, "text": ""}
+    events = [
+        sse_event({"type": "message_start",
+                   "message": {**message, "content": [], "stop_reason": None,
+                               "usage": {**message["usage"], "output_tokens": 0}}}, "message_start"),
+        sse_event({"type": "content_block_start", "index": 0, "content_block": start_block},
+                  "content_block_start"),
+        sse_event({"type": "ping"}, "ping"),
+        *(sse_event({"type": "content_block_delta", "index": 0, "delta": d}, "content_block_delta")
+          for d in deltas),
+        sse_event({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        sse_event({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                   "usage": {"output_tokens": len(deltas)}}, "message_delta"),
+        sse_event({"type": "message_stop"}, "message_stop"),
+    ]
+    return Reply(200, [("content-type", "text/event-stream")], chunks=events, delay=0.02)
+
+
+def demo_models():
+    return json_reply({"object": "list",
+                       "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]})
+
+
+def demo_responder(request):
+    path = request.path.split("?", 1)[0]
+    body = request.json if isinstance(request.json, dict) else {}
+    if request.method == "POST" and path.endswith("/v1/chat/completions"):
+        return demo_openai(body)
+    if request.method == "POST" and path.endswith("/v1/messages"):
+        return demo_anthropic(body)
+    if request.method == "GET" and path.endswith("/v1/models"):
+        return demo_models()
+    error = {"error": {"message": f"demo upstream has no {request.method} {path}",
+                       "type": "invalid_request_error", "param": None, "code": None}}
+    return json_reply(error, status=404)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Demo OpenAI/Anthropic-compatible upstream.")
+    parser.add_argument("--demo", action="store_true", required=True,
+                        help="answer from the request (the only command-line mode)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    upstream = MockUpstream(demo_responder, args.host, args.port, verbose=True)
+    print(f"demo upstream listening on http://{args.host}:{upstream.port}", file=sys.stderr)
+    try:
+        upstream.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        upstream.server.server_close()
+
+
+if __name__ == "__main__":
+    main()
