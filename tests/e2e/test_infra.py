@@ -4,29 +4,16 @@ None of these need the bridge module, so they show whether a failure elsewhere
 comes from the module or from the harness.
 """
 
-import http.client
 import json
 from pathlib import Path
 
 import anthropic
 import envoy_config
 import openai
-from mock_upstream import MockUpstream, RecordedRequest, Reply, demo_responder, json_reply, pieces, sse_reply
+from mock_upstream import MockUpstream, RecordedRequest, Reply, demo_responder, json_reply, sse_reply
+from rawhttp import send
 
 BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 5000}]}).encode()
-
-
-def send(base_url, method, path, body=None, headers=None, chunked=False):
-    """One raw HTTP/1.1 request; returns (status, headers dict, body bytes)."""
-    host_port = base_url.removeprefix("http://")
-    connection = http.client.HTTPConnection(host_port, timeout=30)
-    if chunked:
-        body = iter(pieces(body, 1000))
-    connection.request(method, path, body=body, headers=headers or {}, encode_chunked=chunked)
-    response = connection.getresponse()
-    result = response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    connection.close()
-    return result
 
 
 def test_mock_decodes_chunked_and_content_length_bodies(upstream):

@@ -1,0 +1,132 @@
+"""Recorded provider payloads (fixtures/) and what DESIGN.md says they become.
+
+Expected values in the tests are derived here from the fixtures, through the
+mapping rules of DESIGN.md, rather than written out by hand.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+# DESIGN.md section 4, "Response": OpenAI finish_reason -> Anthropic stop_reason.
+STOP_REASON = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+# DESIGN.md section 6: HTTP status -> Anthropic error type.
+ANTHROPIC_ERROR_TYPE = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+
+def anthropic_error_type(status):
+    return ANTHROPIC_ERROR_TYPE.get(status, "api_error")
+
+
+def fixture_bytes(relative):
+    return (FIXTURES / relative).read_bytes()
+
+
+def fixture_json(relative):
+    return json.loads(fixture_bytes(relative))
+
+
+def sse_from_jsonl(relative):
+    """Re-frame a `.chunks.jsonl` fixture (one SSE data payload per line) as SSE."""
+    lines = fixture_bytes(relative).decode().splitlines()
+    return "".join(f"data: {line}\n\n" for line in lines if line.strip()).encode() + b"data: [DONE]\n\n"
+
+
+def sse_data(stream):
+    """The JSON payloads of an OpenAI SSE stream, in order ([DONE] excluded)."""
+    payloads = []
+    for line in stream.decode().splitlines():
+        if line.startswith("data:") and line[5:].strip() != "[DONE]":
+            payloads.append(json.loads(line[5:]))
+    return payloads
+
+
+@dataclass
+class Completion:
+    """What an OpenAI answer carries, streamed or not, reduced to its content."""
+
+    reasoning: str = ""
+    text: str = ""
+    tool_calls: list = field(default_factory=list)  # dicts: id, name, arguments (str)
+    finish_reason: str = None
+    usage: dict = None
+
+
+def fold_stream(stream):
+    """Accumulate an OpenAI chat.completion.chunk stream into a Completion."""
+    result = Completion()
+    calls = {}
+    for chunk in sse_data(stream):
+        if chunk.get("usage"):
+            result.usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            result.reasoning += delta.get("reasoning_content") or delta.get("reasoning") or ""
+            result.text += delta.get("content") or ""
+            for call in delta.get("tool_calls") or []:
+                slot = calls.setdefault(call["index"], {"id": None, "name": None, "arguments": ""})
+                function = call.get("function") or {}
+                slot["id"] = call.get("id") or slot["id"]
+                slot["name"] = function.get("name") or slot["name"]
+                slot["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                result.finish_reason = choice["finish_reason"]
+    result.tool_calls = [calls[i] for i in sorted(calls)]
+    return result
+
+
+def completion_of(response):
+    """A non-streaming chat.completion as a Completion."""
+    choice = response["choices"][0]
+    message = choice.get("message") or {}
+    calls = [
+        {"id": c["id"], "name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+        for c in message.get("tool_calls") or []
+    ]
+    return Completion(
+        reasoning=message.get("reasoning_content") or message.get("reasoning") or "",
+        text=message.get("content") or "",
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=response.get("usage"),
+    )
+
+
+def anthropic_usage(usage):
+    """DESIGN.md section 4: OpenAI usage -> Anthropic usage."""
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    return {
+        "input_tokens": max(0, usage["prompt_tokens"] - cached),
+        "cache_read_input_tokens": cached,
+        "output_tokens": usage["completion_tokens"],
+    }
+
+
+def anthropic_content(completion):
+    """DESIGN.md section 4: the content blocks, in order, as comparable tuples."""
+    blocks = []
+    if completion.reasoning:
+        blocks.append(("thinking", completion.reasoning))
+    if completion.text:
+        blocks.append(("text", completion.text))
+    for call in completion.tool_calls:
+        blocks.append(("tool_use", call["id"], call["name"], json.loads(call["arguments"] or "{}")))
+    return blocks
