@@ -185,6 +185,19 @@ def start_envoy(mock_server, tmp_path):
         retire(proc)
 
 
+@pytest.fixture
+def validate_config(mock_server, tmp_path):
+    """Factory: `envoy --mode validate` on a rendered config; returns the process result."""
+
+    def validate(**render_options):
+        path = tmp_path / "validate.yaml"
+        path.write_text(yaml.safe_dump(render_config(mock_server.url, **render_options), sort_keys=False))
+        command = [str(ENVOY_BIN), "--mode", "validate", "-c", str(path), "--use-dynamic-base-id"]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    return validate
+
+
 @pytest.fixture(autouse=True)
 def envoy_log_offsets(request):
     """Remember how long each Envoy log was when the test started."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import anthropic
 import envoy_config
 import openai
+import pytest
 from mock_upstream import MockUpstream, RecordedRequest, Reply, demo_responder, json_reply, sse_reply
 from rawhttp import send
 
@@ -90,6 +91,12 @@ def test_renderer_cli_writes_passthrough_config(tmp_path):
     listener = config["static_resources"]["listeners"][0]
     assert listener["address"]["socket_address"]["port_value"] == 10001
     assert "transport_socket" not in envoy_config.upstream_cluster(config)
+
+
+@pytest.mark.parametrize("with_filter", [False, True], ids=["passthrough", "bridge"])
+def test_rendered_shipped_config_validates(validate_config, with_filter):
+    result = validate_config(with_filter=with_filter)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_plain_envoy_forwards_chunked_request_and_streamed_reply(passthrough_envoy, upstream):
