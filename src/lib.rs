@@ -1,2 +1,22 @@
 //! anthropic-openai-bridge: a proxy-wasm filter translating between the
 //! Anthropic Messages API and the OpenAI Chat Completions API.
+//!
+//! The core (`config`, `sse`, the wire types and `convert`) is pure and tests
+//! natively; `filter` is the only module that talks to the proxy-wasm host.
+
+pub mod anthropic;
+pub mod config;
+pub mod convert;
+pub mod digest;
+pub mod exchange;
+pub mod openai;
+pub mod sse;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+pub mod filter;
+
+#[cfg(target_arch = "wasm32")]
+proxy_wasm::main! {{
+    filter::start();
+}}

@@ -1,0 +1,256 @@
+//! OpenAI chat completion → Anthropic message (DESIGN.md section 4,
+//! "Response"), plus the finish-reason and usage rules the stream shares.
+
+use crate::anthropic::{ContentBlock, Message, Usage};
+use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
+use crate::convert::signature::sign;
+use crate::convert::tool_names::ToolNames;
+use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
+use crate::wire::{CowStr, RawJson, TextOr};
+use serde_json::value::RawValue;
+
+/// What the response conversion knows about the request.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseContext {
+    pub tool_names: ToolNames,
+    /// The model sent upstream, used when the upstream names none.
+    pub model: String,
+    /// An id for the message (and its tool calls) when the upstream gives none.
+    pub fallback_id: String,
+}
+
+/// Converts a 2xx completion body. A body that is not a completion (an
+/// `{"error":…}` some servers send with 200, or garbage) becomes an Anthropic
+/// error body: the status is already on its way to the client.
+pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> Vec<u8> {
+    match message_from_body(body, ctx) {
+        Ok(message) => serde_json::to_vec(&message).unwrap_or_default(),
+        Err(message) => {
+            log::warn!("upstream 2xx body is not a chat completion: {message}");
+            anthropic_error_body("api_error", &message)
+        }
+    }
+}
+
+/// Parses a completion body into an Anthropic message, or says why not.
+pub fn message_from_body<'a>(body: &'a [u8], ctx: &ResponseContext) -> Result<Message<'a>, String> {
+    let value: Result<ChatCompletion<'a>, _> = serde_json::from_slice(body);
+    match value {
+        Ok(completion) if !completion.choices.is_empty() || completion.usage.is_some() => {
+            Ok(message_from_completion(completion, ctx))
+        }
+        _ => {
+            let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+            Err(match json.as_ref().and_then(upstream_error_from_json) {
+                Some(error) => error.message,
+                None => "upstream returned a response that is not a chat completion".to_string(),
+            })
+        }
+    }
+}
+
+pub fn message_from_completion<'a>(
+    completion: ChatCompletion<'a>,
+    ctx: &ResponseContext,
+) -> Message<'a> {
+    let usage = anthropic_usage(completion.usage.as_ref());
+    let choice = completion.choices.into_iter().min_by_key(|c| c.index);
+    let (message, finish, stop_string) = match choice {
+        Some(choice) => (
+            choice.message,
+            choice.finish_reason,
+            vllm_stop_string(choice.stop_reason),
+        ),
+        None => (ChatMessage::default(), None, None),
+    };
+    let mut content = Vec::new();
+    if let Some(reasoning) = reasoning_text(&message) {
+        let signature = sign(&reasoning);
+        content.push(ContentBlock::thinking(reasoning, signature));
+    }
+    if let Some(text) = message.content.and_then(content_text) {
+        content.push(ContentBlock::text(text));
+    }
+    let refused = message.refusal.as_ref().is_some_and(|r| !r.is_empty());
+    if let Some(refusal) = message.refusal.filter(|r| !r.is_empty()) {
+        content.push(ContentBlock::text(refusal));
+    }
+    let tool_calls = message.tool_calls.unwrap_or_default();
+    let has_tools = !tool_calls.is_empty();
+    for (i, call) in tool_calls.into_iter().enumerate() {
+        content.push(tool_use_block(call, i, ctx));
+    }
+    let (stop_reason, stop_sequence) = match (refused, finish_stop_reason(finish.as_deref())) {
+        (true, _) => ("refusal", None),
+        (false, stop) => final_stop(stop.unwrap_or(StopReason::EndTurn), stop_string, has_tools),
+    };
+    Message {
+        id: non_empty(completion.id).unwrap_or_else(|| ctx.fallback_id.clone().into()),
+        kind: CowStr::borrowed("message"),
+        role: crate::anthropic::Role::Assistant,
+        model: non_empty(completion.model).unwrap_or_else(|| ctx.model.clone().into()),
+        content,
+        stop_reason: Some(CowStr::borrowed(stop_reason)),
+        stop_sequence: stop_sequence.map(CowStr::from),
+        usage,
+    }
+}
+
+fn non_empty(s: CowStr<'_>) -> Option<CowStr<'_>> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// `reasoning_content` (DeepSeek, vLLM) or `reasoning` (Ollama, Groq, OpenRouter).
+fn reasoning_text<'a>(message: &ChatMessage<'a>) -> Option<CowStr<'a>> {
+    [&message.reasoning_content, &message.reasoning]
+        .into_iter()
+        .flatten()
+        .find(|r| !r.is_empty())
+        .cloned()
+}
+
+/// Message content as one text: a string, or the text parts of an array.
+pub fn content_text<'a>(content: TextOr<'a, ContentPart<'a>>) -> Option<CowStr<'a>> {
+    match content {
+        TextOr::Text(text) => non_empty(text),
+        TextOr::Items(parts) => {
+            let text: String = parts
+                .iter()
+                .filter(|p| p.kind.as_str() == "text")
+                .filter_map(|p| p.text.as_deref())
+                .collect();
+            (!text.is_empty()).then(|| text.into())
+        }
+    }
+}
+
+/// `tool_calls[i]` → `tool_use`: arguments parsed (unparsable → `{}` and a
+/// warning), the client's own tool name restored.
+fn tool_use_block<'a>(
+    call: ToolCall<'a>,
+    position: usize,
+    ctx: &ResponseContext,
+) -> ContentBlock<'a> {
+    let function = call.function.unwrap_or_default();
+    let name = function.name.unwrap_or_default();
+    let name = match ctx.tool_names.client(&name) {
+        client if client == name.as_str() => name,
+        client => client.to_string().into(),
+    };
+    let id = call
+        .id
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| tool_fallback_id(&ctx.fallback_id, position).into());
+    ContentBlock::tool_use(
+        id,
+        name,
+        tool_input(function.arguments.as_deref().unwrap_or("")),
+    )
+}
+
+pub fn tool_fallback_id(message_id: &str, position: usize) -> String {
+    format!("toolu_{message_id}_{position}")
+}
+
+/// Tool arguments text → the `input` object.
+pub fn tool_input(arguments: &str) -> RawJson<'static> {
+    if arguments.trim().is_empty() {
+        return RawJson::empty_object();
+    }
+    RawJson::object_from_text(arguments).unwrap_or_else(|| {
+        log::warn!("tool call arguments are not a JSON object; sent as {{}}");
+        RawJson::empty_object()
+    })
+}
+
+/// Anthropic stop reasons the bridge produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    ToolUse,
+    Refusal,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::EndTurn => "end_turn",
+            StopReason::MaxTokens => "max_tokens",
+            StopReason::ToolUse => "tool_use",
+            StopReason::Refusal => "refusal",
+        }
+    }
+}
+
+/// `finish_reason` → stop reason; `None` for the values that mean "not
+/// finished" (null, "", "null", whitespace), which a stream must ignore.
+pub fn finish_stop_reason(finish: Option<&str>) -> Option<StopReason> {
+    let finish = finish?.trim();
+    Some(match finish {
+        "" | "null" => return None,
+        "length" => StopReason::MaxTokens,
+        "tool_calls" | "function_call" => StopReason::ToolUse,
+        "content_filter" => StopReason::Refusal,
+        _ => StopReason::EndTurn,
+    })
+}
+
+/// The final `(stop_reason, stop_sequence)`: a plain stop becomes
+/// `stop_sequence` when the upstream named the matched string (vLLM), and
+/// `tool_use` when the turn holds tool calls (some servers say `stop` then).
+pub fn final_stop(
+    stop: StopReason,
+    stop_string: Option<String>,
+    has_tools: bool,
+) -> (&'static str, Option<String>) {
+    match (stop, stop_string) {
+        (StopReason::EndTurn, _) if has_tools => ("tool_use", None),
+        (StopReason::EndTurn, Some(sequence)) => ("stop_sequence", Some(sequence)),
+        (stop, _) => (stop.as_str(), None),
+    }
+}
+
+/// vLLM's `stop_reason`: the matched stop string (a token id is not one).
+pub fn vllm_stop_string(stop_reason: Option<&RawValue>) -> Option<String> {
+    serde_json::from_str::<String>(stop_reason?.get()).ok()
+}
+
+/// OpenAI usage → Anthropic usage. Anthropic counts cache reads and writes
+/// apart from `input_tokens`, OpenAI includes them in `prompt_tokens`, so
+/// both are subtracted (the inverse of section 5's sum).
+pub fn anthropic_usage(usage: Option<&ChatUsage>) -> Usage {
+    let Some(usage) = usage else {
+        return zero_usage();
+    };
+    let details = usage.prompt_tokens_details.unwrap_or_default();
+    let cache_read = details
+        .cached_tokens
+        .or(usage.prompt_cache_hit_tokens)
+        .unwrap_or(0);
+    let cache_creation = details
+        .cache_write_tokens
+        .or(details.cache_creation_tokens)
+        .or(usage.cache_creation_input_tokens)
+        .unwrap_or(0);
+    Usage {
+        input_tokens: Some(
+            usage
+                .prompt_tokens
+                .saturating_sub(cache_read)
+                .saturating_sub(cache_creation),
+        ),
+        cache_creation_input_tokens: Some(cache_creation),
+        cache_read_input_tokens: Some(cache_read),
+        output_tokens: Some(usage.completion_tokens),
+    }
+}
+
+pub fn zero_usage() -> Usage {
+    Usage {
+        input_tokens: Some(0),
+        cache_creation_input_tokens: Some(0),
+        cache_read_input_tokens: Some(0),
+        output_tokens: Some(0),
+    }
+}

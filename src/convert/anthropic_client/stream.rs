@@ -1,0 +1,804 @@
+//! OpenAI chat completion chunks → Anthropic stream events (DESIGN.md
+//! section 4, "Streaming").
+//!
+//! The output grammar is Anthropic's: `message_start`, `ping`, then blocks
+//! opened one at a time with increasing indexes (`content_block_start`,
+//! deltas, `content_block_stop`), then `message_delta` and `message_stop`
+//! exactly once, or a single `error` event. Every event is written in the
+//! same call in which the bytes that complete it arrive.
+//!
+//! Tool calls arrive keyed by OpenAI's `index` and may interleave. Anthropic
+//! blocks cannot, so a tool block stays open until its arguments form a
+//! complete JSON value and another call is waiting; fragments of a call that
+//! is not the open block are held and emitted, in order, when its block
+//! opens. The common case (calls one after another) streams without holding.
+
+use super::response::{
+    anthropic_usage, final_stop, finish_stop_reason, tool_fallback_id, vllm_stop_string,
+    zero_usage, ResponseContext, StopReason,
+};
+use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
+use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::signature::Signer;
+use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
+use crate::sse::{write_event, SseItem, SseParser};
+use crate::wire::{CowStr, RawJson, TextOr};
+
+/// Converts one streamed response; feed it the body as it arrives.
+#[derive(Debug)]
+pub struct StreamConverter {
+    parser: SseParser,
+    state: State,
+}
+
+impl StreamConverter {
+    pub fn new(ctx: ResponseContext) -> StreamConverter {
+        StreamConverter::with_parser(ctx, SseParser::default())
+    }
+
+    pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
+        StreamConverter {
+            parser,
+            state: State::new(ctx),
+        }
+    }
+
+    /// Converts the next piece of the upstream body, appending to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.state.phase == Phase::Done {
+            return;
+        }
+        let state = &mut self.state;
+        let result = self
+            .parser
+            .feed(bytes, &mut |item| state.on_item(item, out));
+        if let Err(e) = result {
+            state.error(out, "api_error", &e.to_string());
+        }
+    }
+
+    /// Ends the stream: a stream that stopped before finishing gets an error.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.state.phase == Phase::Done {
+            return;
+        }
+        let state = &mut self.state;
+        let result = self.parser.finish(&mut |item| state.on_item(item, out));
+        if let Err(e) = result {
+            state.error(out, "api_error", &e.to_string());
+        }
+        state.end_of_body(out);
+    }
+
+    /// True once `message_stop` or `error` has been written.
+    pub fn is_done(&self) -> bool {
+        self.state.phase == Phase::Done
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Nothing written yet.
+    Waiting,
+    /// `message_start` written.
+    Streaming,
+    /// `message_stop` or `error` written; everything after is ignored.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    Thinking(u32),
+    Text(u32),
+    Tool { slot: usize, index: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolStatus {
+    Waiting,
+    Open,
+    Closed,
+}
+
+/// One OpenAI tool call, keyed by its `index`.
+#[derive(Debug)]
+struct ToolSlot {
+    key: u32,
+    id: String,
+    name: String,
+    /// Argument fragments not yet written (the call is not the open block).
+    held: String,
+    status: ToolStatus,
+    wrote_arguments: bool,
+    scan: JsonScan,
+}
+
+#[derive(Debug)]
+struct State {
+    ctx: ResponseContext,
+    phase: Phase,
+    message_id: String,
+    next_index: u32,
+    open: Option<Open>,
+    signer: Signer,
+    tools: Vec<ToolSlot>,
+    stop: Option<(StopReason, Option<String>)>,
+    usage: Option<ChatUsage>,
+    refused: bool,
+}
+
+impl State {
+    fn new(ctx: ResponseContext) -> State {
+        State {
+            message_id: ctx.fallback_id.clone(),
+            ctx,
+            phase: Phase::Waiting,
+            next_index: 0,
+            open: None,
+            signer: Signer::default(),
+            tools: Vec::new(),
+            stop: None,
+            usage: None,
+            refused: false,
+        }
+    }
+
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        match item {
+            SseItem::Comment(_) => {
+                self.start(out, "", "");
+                write_event(out, "ping", &event("ping"));
+            }
+            SseItem::Event { event: name, data } => self.on_data(name, data.trim(), out),
+        }
+    }
+
+    fn on_data(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        if data == "[DONE]" {
+            self.on_done(out);
+            return;
+        }
+        let chunk: ChatCompletionChunk<'_> = match serde_json::from_str(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                self.error(
+                    out,
+                    "api_error",
+                    &format!("upstream sent an invalid stream chunk: {e}"),
+                );
+                return;
+            }
+        };
+        if name == "error" || chunk.error.is_some() {
+            let value = serde_json::from_str::<serde_json::Value>(data).unwrap_or_default();
+            let error = upstream_error_from_json(&value).unwrap_or_else(|| UpstreamError {
+                message: "upstream reported an error".to_string(),
+                ..Default::default()
+            });
+            self.error(out, stream_error_type(&error), &error.message);
+            return;
+        }
+        self.on_chunk(chunk, out);
+    }
+
+    fn on_chunk(&mut self, chunk: ChatCompletionChunk<'_>, out: &mut Vec<u8>) {
+        let preamble = chunk.choices.is_empty() && chunk.usage.is_none() && chunk.id.is_empty();
+        if preamble && self.phase == Phase::Waiting {
+            // Azure's prompt-filter chunk: no id, no model, nothing to say yet.
+            return;
+        }
+        self.start(out, &chunk.id, &chunk.model);
+        for choice in chunk.choices {
+            if choice.index != 0 {
+                log::debug!(
+                    "ignored stream choice {}: only one choice is requested",
+                    choice.index
+                );
+                continue;
+            }
+            let delta = choice.delta;
+            let reasoning = [delta.reasoning_content, delta.reasoning]
+                .into_iter()
+                .flatten()
+                .find(|r| !r.is_empty());
+            if let Some(reasoning) = reasoning {
+                self.thinking(&reasoning, out);
+            }
+            match delta.content {
+                Some(TextOr::Text(text)) => self.text(&text, out),
+                Some(TextOr::Items(parts)) => {
+                    for part in parts.iter().filter(|p| p.kind.as_str() == "text") {
+                        self.text(part_text(part), out);
+                    }
+                }
+                None => {}
+            }
+            if let Some(refusal) = delta.refusal.filter(|r| !r.is_empty()) {
+                self.refused = true;
+                self.text(&refusal, out);
+            }
+            for call in delta.tool_calls.into_iter().flatten() {
+                self.tool_call(call, out);
+            }
+            if let Some(stop) = finish_stop_reason(choice.finish_reason.as_deref()) {
+                self.close_all(out);
+                if self.stop.is_none() {
+                    self.stop = Some((stop, vllm_stop_string(choice.stop_reason)));
+                }
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            self.usage = Some(usage);
+            if self.stop.is_some() {
+                self.finalize(out);
+            }
+        }
+    }
+
+    /// `[DONE]`: the upstream says it is finished, with or without a finish reason.
+    fn on_done(&mut self, out: &mut Vec<u8>) {
+        self.start(out, "", "");
+        self.finalize(out);
+    }
+
+    fn end_of_body(&mut self, out: &mut Vec<u8>) {
+        match (self.phase, self.stop.is_some()) {
+            (Phase::Done, _) => {}
+            (Phase::Streaming, true) => self.finalize(out),
+            _ => self.error(out, "api_error", "upstream stream ended before completion"),
+        }
+    }
+
+    fn start(&mut self, out: &mut Vec<u8>, id: &str, model: &str) {
+        if self.phase != Phase::Waiting {
+            return;
+        }
+        if !id.is_empty() {
+            self.message_id = id.to_string();
+        }
+        let model = if model.is_empty() {
+            self.ctx.model.as_str()
+        } else {
+            model
+        };
+        let message = Message {
+            id: CowStr::borrowed(&self.message_id),
+            kind: CowStr::borrowed("message"),
+            role: crate::anthropic::Role::Assistant,
+            model: CowStr::borrowed(model),
+            content: Vec::new(),
+            stop_reason: None,
+            stop_sequence: None,
+            usage: zero_usage(),
+        };
+        write_event(
+            out,
+            "message_start",
+            &StreamEvent {
+                message: Some(message),
+                ..event("message_start")
+            },
+        );
+        write_event(out, "ping", &event("ping"));
+        self.phase = Phase::Streaming;
+    }
+
+    fn thinking(&mut self, text: &str, out: &mut Vec<u8>) {
+        if !matches!(self.open, Some(Open::Thinking(_))) {
+            self.close_all(out);
+            let index = open_block(&mut self.next_index, out, ContentBlock::thinking("", ""));
+            self.open = Some(Open::Thinking(index));
+            self.signer = Signer::default();
+        }
+        self.signer.write(text);
+        if let Some(Open::Thinking(index)) = self.open {
+            write_delta(
+                out,
+                index,
+                Delta {
+                    kind: Some(CowStr::borrowed("thinking_delta")),
+                    thinking: Some(CowStr::borrowed(text)),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if text.is_empty() {
+            return;
+        }
+        if !matches!(self.open, Some(Open::Text(_))) {
+            self.close_all(out);
+            let index = open_block(&mut self.next_index, out, ContentBlock::text(""));
+            self.open = Some(Open::Text(index));
+        }
+        if let Some(Open::Text(index)) = self.open {
+            write_delta(
+                out,
+                index,
+                Delta {
+                    kind: Some(CowStr::borrowed("text_delta")),
+                    text: Some(CowStr::borrowed(text)),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+
+    fn tool_call(&mut self, call: ToolCall<'_>, out: &mut Vec<u8>) {
+        let slot = self.tool_slot(&call);
+        let function = call.function.unwrap_or_default();
+        let fragment = function.arguments.as_deref().unwrap_or("");
+        let Some(tool) = self.tools.get_mut(slot) else {
+            return;
+        };
+        if tool.status == ToolStatus::Waiting {
+            if tool.id.is_empty() {
+                tool.id = call.id.map(|id| id.to_string()).unwrap_or_default();
+            }
+            if tool.name.is_empty() {
+                let name = function.name.as_deref().unwrap_or("");
+                tool.name = self.ctx.tool_names.client(name).to_string();
+            }
+        }
+        match tool.status {
+            ToolStatus::Closed => {
+                if !fragment.is_empty() {
+                    log::warn!(
+                        "dropped arguments for tool call {} after its block closed",
+                        tool.key
+                    );
+                }
+                return;
+            }
+            ToolStatus::Open if tool.held.is_empty() => {
+                if let Some(Open::Tool { index, .. }) = self.open {
+                    write_arguments(out, index, tool, fragment);
+                }
+            }
+            _ => tool.held.push_str(fragment),
+        }
+        if !matches!(self.open, Some(Open::Tool { .. })) {
+            self.close_open(out);
+            self.open_next_tool(out);
+        }
+        self.pump_tools(out);
+    }
+
+    /// Finds (or creates) the slot for a tool-call delta, by `index`; servers
+    /// that omit it are matched by `id`, then to the latest call.
+    fn tool_slot(&mut self, call: &ToolCall<'_>) -> usize {
+        let id = call.id.as_deref().filter(|id| !id.is_empty());
+        let key = call.index.or_else(|| match id {
+            Some(id) => self
+                .tools
+                .iter()
+                .find(|t| t.id == id)
+                .map(|t| t.key)
+                .or_else(|| {
+                    let next = self.tools.iter().map(|t| t.key + 1).max().unwrap_or(0);
+                    Some(next)
+                }),
+            None => self.tools.last().map(|t| t.key),
+        });
+        let key = key.unwrap_or(0);
+        if let Some(position) = self.tools.iter().position(|t| t.key == key) {
+            return position;
+        }
+        let position = self.tools.len();
+        self.tools.push(ToolSlot {
+            key,
+            id: String::new(),
+            name: String::new(),
+            held: String::new(),
+            status: ToolStatus::Waiting,
+            wrote_arguments: false,
+            scan: JsonScan::default(),
+        });
+        position
+    }
+
+    /// Writes the open tool's held fragments; while its arguments are
+    /// complete and another call waits, moves on to that call.
+    fn pump_tools(&mut self, out: &mut Vec<u8>) {
+        while let Some(Open::Tool { slot, index }) = self.open {
+            let Some(tool) = self.tools.get_mut(slot) else {
+                return;
+            };
+            if !tool.held.is_empty() {
+                let held = std::mem::take(&mut tool.held);
+                write_arguments(out, index, tool, &held);
+            }
+            let complete = tool.scan.complete();
+            if !(complete && self.tools.iter().any(|t| t.status == ToolStatus::Waiting)) {
+                return;
+            }
+            self.close_open(out);
+            self.open_next_tool(out);
+        }
+    }
+
+    fn open_next_tool(&mut self, out: &mut Vec<u8>) {
+        let Some(slot) = self
+            .tools
+            .iter()
+            .position(|t| t.status == ToolStatus::Waiting)
+        else {
+            return;
+        };
+        let fallback_id = tool_fallback_id(&self.message_id, slot);
+        let Some(tool) = self.tools.get_mut(slot) else {
+            return;
+        };
+        if tool.id.is_empty() {
+            tool.id = fallback_id;
+        }
+        tool.status = ToolStatus::Open;
+        let block = ContentBlock::tool_use(
+            tool.id.as_str(),
+            tool.name.as_str(),
+            RawJson::empty_object(),
+        );
+        let index = open_block(&mut self.next_index, out, block);
+        self.open = Some(Open::Tool { slot, index });
+    }
+
+    /// Closes the open block: thinking gets its signature, a tool block
+    /// that received no arguments gets `{}`.
+    fn close_open(&mut self, out: &mut Vec<u8>) {
+        let index = match self.open.take() {
+            None => return,
+            Some(Open::Text(index)) => index,
+            Some(Open::Thinking(index)) => {
+                let signature = self.signer.signature();
+                write_delta(
+                    out,
+                    index,
+                    Delta {
+                        kind: Some(CowStr::borrowed("signature_delta")),
+                        signature: Some(CowStr::borrowed(&signature)),
+                        ..Default::default()
+                    },
+                );
+                index
+            }
+            Some(Open::Tool { slot, index }) => {
+                if let Some(tool) = self.tools.get_mut(slot) {
+                    if !tool.held.is_empty() {
+                        let held = std::mem::take(&mut tool.held);
+                        write_arguments(out, index, tool, &held);
+                    }
+                    if !tool.wrote_arguments {
+                        write_arguments(out, index, tool, "{}");
+                    }
+                    tool.status = ToolStatus::Closed;
+                }
+                index
+            }
+        };
+        write_event(
+            out,
+            "content_block_stop",
+            &StreamEvent {
+                index: Some(index),
+                ..event("content_block_stop")
+            },
+        );
+    }
+
+    /// Closes the open block and writes every waiting tool call, in order.
+    fn close_all(&mut self, out: &mut Vec<u8>) {
+        self.close_open(out);
+        while self.tools.iter().any(|t| t.status == ToolStatus::Waiting) {
+            self.open_next_tool(out);
+            self.close_open(out);
+        }
+    }
+
+    /// `message_delta` then `message_stop`, exactly once.
+    fn finalize(&mut self, out: &mut Vec<u8>) {
+        if self.phase != Phase::Streaming {
+            return;
+        }
+        self.close_all(out);
+        let has_tools = !self.tools.is_empty();
+        let (stop, stop_string) = match self.stop.take() {
+            Some(stop) => stop,
+            None if has_tools => (StopReason::ToolUse, None),
+            None => (StopReason::EndTurn, None),
+        };
+        let (stop_reason, stop_sequence) = match self.refused {
+            true => (StopReason::Refusal.as_str(), None),
+            false => final_stop(stop, stop_string, has_tools),
+        };
+        let usage = match &self.usage {
+            Some(usage) => anthropic_usage(Some(usage)),
+            None => zero_usage(),
+        };
+        write_event(
+            out,
+            "message_delta",
+            &StreamEvent {
+                delta: Some(Delta {
+                    stop_reason: Some(Some(CowStr::borrowed(stop_reason))),
+                    stop_sequence: Some(stop_sequence.map(CowStr::from)),
+                    ..Default::default()
+                }),
+                usage: Some(usage),
+                ..event("message_delta")
+            },
+        );
+        write_event(out, "message_stop", &event("message_stop"));
+        self.phase = Phase::Done;
+    }
+
+    /// `event: error` ends the stream.
+    fn error(&mut self, out: &mut Vec<u8>, kind: &str, message: &str) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        write_event(
+            out,
+            "error",
+            &StreamEvent {
+                error: Some(crate::anthropic::ErrorDetail {
+                    kind: CowStr::borrowed(kind),
+                    message: CowStr::borrowed(message),
+                }),
+                ..event("error")
+            },
+        );
+        self.phase = Phase::Done;
+    }
+}
+
+/// A whole message written as the event stream a streaming client expects
+/// (some servers ignore `stream: true` and answer with one completion).
+pub fn message_as_stream(message: &Message<'_>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let start = Message {
+        id: message.id.clone(),
+        kind: message.kind.clone(),
+        role: message.role,
+        model: message.model.clone(),
+        content: Vec::new(),
+        stop_reason: None,
+        stop_sequence: None,
+        usage: crate::anthropic::Usage {
+            output_tokens: Some(0),
+            ..message.usage
+        },
+    };
+    write_event(
+        &mut out,
+        "message_start",
+        &StreamEvent {
+            message: Some(start),
+            ..event("message_start")
+        },
+    );
+    write_event(&mut out, "ping", &event("ping"));
+    let mut next_index = 0;
+    for block in &message.content {
+        let (start, deltas) = block_as_stream(block);
+        let index = open_block(&mut next_index, &mut out, start);
+        for delta in deltas {
+            write_delta(&mut out, index, delta);
+        }
+        write_event(
+            &mut out,
+            "content_block_stop",
+            &StreamEvent {
+                index: Some(index),
+                ..event("content_block_stop")
+            },
+        );
+    }
+    write_event(
+        &mut out,
+        "message_delta",
+        &StreamEvent {
+            delta: Some(Delta {
+                stop_reason: Some(message.stop_reason.clone()),
+                stop_sequence: Some(message.stop_sequence.clone()),
+                ..Default::default()
+            }),
+            usage: Some(message.usage),
+            ..event("message_delta")
+        },
+    );
+    write_event(&mut out, "message_stop", &event("message_stop"));
+    out
+}
+
+/// A block's `content_block_start` form and the deltas that fill it.
+fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<Delta<'b>>) {
+    let delta = |kind: &'static str| Delta {
+        kind: Some(CowStr::borrowed(kind)),
+        ..Default::default()
+    };
+    match block.kind.as_str() {
+        "thinking" => (
+            ContentBlock::thinking("", ""),
+            vec![
+                Delta {
+                    thinking: block.thinking.as_deref().map(CowStr::borrowed),
+                    ..delta("thinking_delta")
+                },
+                Delta {
+                    signature: block.signature.as_deref().map(CowStr::borrowed),
+                    ..delta("signature_delta")
+                },
+            ],
+        ),
+        "tool_use" => (
+            ContentBlock::tool_use(
+                block.id.as_deref().unwrap_or(""),
+                block.name.as_deref().unwrap_or(""),
+                RawJson::empty_object(),
+            ),
+            vec![Delta {
+                partial_json: Some(CowStr::borrowed(
+                    block.input.as_ref().map_or("{}", RawJson::get),
+                )),
+                ..delta("input_json_delta")
+            }],
+        ),
+        _ => (
+            ContentBlock::text(""),
+            vec![Delta {
+                text: block.text.as_deref().map(CowStr::borrowed),
+                ..delta("text_delta")
+            }],
+        ),
+    }
+}
+
+/// A stream holding only an `error` event.
+pub fn error_stream(kind: &str, message: &str) -> Vec<u8> {
+    let mut state = State::new(ResponseContext::default());
+    let mut out = Vec::new();
+    state.error(&mut out, kind, message);
+    out
+}
+
+fn event(kind: &'static str) -> StreamEvent<'static> {
+    StreamEvent {
+        kind: CowStr::borrowed(kind),
+        ..Default::default()
+    }
+}
+
+/// Writes `content_block_start` for the next index and returns the index.
+fn open_block(next_index: &mut u32, out: &mut Vec<u8>, block: ContentBlock<'_>) -> u32 {
+    let index = *next_index;
+    *next_index += 1;
+    write_event(
+        out,
+        "content_block_start",
+        &StreamEvent {
+            index: Some(index),
+            content_block: Some(block),
+            ..event("content_block_start")
+        },
+    );
+    index
+}
+
+fn write_delta(out: &mut Vec<u8>, index: u32, delta: Delta<'_>) {
+    write_event(
+        out,
+        "content_block_delta",
+        &StreamEvent {
+            index: Some(index),
+            delta: Some(delta),
+            ..event("content_block_delta")
+        },
+    );
+}
+
+fn write_arguments(out: &mut Vec<u8>, index: u32, tool: &mut ToolSlot, fragment: &str) {
+    if fragment.is_empty() {
+        return;
+    }
+    tool.scan.feed(fragment);
+    tool.wrote_arguments = true;
+    write_delta(
+        out,
+        index,
+        Delta {
+            kind: Some(CowStr::borrowed("input_json_delta")),
+            partial_json: Some(CowStr::borrowed(fragment)),
+            ..Default::default()
+        },
+    );
+}
+
+fn part_text<'p>(part: &'p ContentPart<'_>) -> &'p str {
+    part.text.as_deref().unwrap_or("")
+}
+
+/// The Anthropic error type for a mid-stream upstream error: by the HTTP
+/// status it carries as `code`, else by its own type, else `api_error`.
+fn stream_error_type(error: &UpstreamError) -> &'static str {
+    if let Some(status) = error.code.as_deref().and_then(|c| c.parse::<u16>().ok()) {
+        if (400..600).contains(&status) {
+            return anthropic_error_type(status);
+        }
+    }
+    match error.kind.as_deref().or(error.code.as_deref()) {
+        Some("invalid_request_error") => "invalid_request_error",
+        Some("authentication_error") => "authentication_error",
+        Some("permission_error") => "permission_error",
+        Some("not_found_error") => "not_found_error",
+        Some("rate_limit_error" | "rate_limit_exceeded" | "requests" | "tokens") => {
+            "rate_limit_error"
+        }
+        Some("overloaded_error") => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// Tracks whether argument fragments so far form a complete JSON value.
+#[derive(Debug, Default, Clone, Copy)]
+struct JsonScan {
+    depth: u32,
+    in_string: bool,
+    escaped: bool,
+    started: bool,
+}
+
+impl JsonScan {
+    fn feed(&mut self, text: &str) {
+        for b in text.bytes() {
+            if self.in_string {
+                match b {
+                    _ if self.escaped => self.escaped = false,
+                    b'\\' => self.escaped = true,
+                    b'"' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    self.started = true;
+                }
+                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.started && self.depth == 0 && !self.in_string
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonScan;
+
+    #[test]
+    fn json_scan_sees_completion_across_fragments() {
+        let mut scan = JsonScan::default();
+        for (fragment, complete) in [
+            ("{\"a\": \"}", false),
+            ("{\\\"\"", false),
+            (", \"b\": [1]", false),
+            ("}", true),
+        ] {
+            scan.feed(fragment);
+            assert_eq!(scan.complete(), complete, "after {fragment:?}");
+        }
+    }
+}

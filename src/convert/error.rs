@@ -1,0 +1,268 @@
+//! Error shapes of both APIs (DESIGN.md section 6): the type a status maps
+//! to, the client-facing error bodies, and reading whatever an upstream sent
+//! as an error body (JSON of either API, other JSON, HTML, plain text).
+
+use crate::wire::CowStr;
+use crate::{anthropic, openai};
+use serde_json::Value;
+
+/// Longest upstream text kept as an error message.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// An error the bridge answers itself, before or instead of the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ClientError {
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        ClientError {
+            status: 400,
+            message: message.into(),
+        }
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        ClientError {
+            status: 413,
+            message: format!("request body is larger than the bridge's limit of {limit} bytes"),
+        }
+    }
+}
+
+/// Anthropic's error `type` for an HTTP status.
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        _ if status >= 500 => "api_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// OpenAI's error `type` for an HTTP status.
+pub fn openai_error_type(status: u16) -> &'static str {
+    match status {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        _ if status >= 500 => "server_error",
+        _ => "invalid_request_error",
+    }
+}
+
+/// `{"type":"error","error":{"type":T,"message":M}}`
+pub fn anthropic_error_body(kind: &str, message: &str) -> Vec<u8> {
+    let body = anthropic::ErrorResponse {
+        kind: CowStr::borrowed("error"),
+        error: anthropic::ErrorDetail {
+            kind: kind.into(),
+            message: message.into(),
+        },
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// `{"error":{"message":M,"type":T,"param":null,"code":C}}`
+pub fn openai_error_body(kind: &str, message: &str, code: Option<&str>) -> Vec<u8> {
+    let body = openai::ErrorResponse {
+        error: openai::ErrorBody {
+            message: message.into(),
+            kind: kind.into(),
+            param: None,
+            code: code.map(CowStr::from),
+        },
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// What an upstream said in an error body, in whatever shape it came.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpstreamError {
+    pub message: String,
+    /// The upstream's own error type, when it named one.
+    pub kind: Option<String>,
+    /// The upstream's error code (a string or number), when present.
+    pub code: Option<String>,
+}
+
+/// Reads an upstream error body: OpenAI `{"error":{...}}`, Anthropic
+/// `{"type":"error","error":{...}}`, `{"error":"..."}`, `{"message":...}`,
+/// `{"detail":...}`; anything else becomes the message text, truncated.
+pub fn read_upstream_error(status: u16, body: &[u8]) -> UpstreamError {
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        if let Some(error) = upstream_error_from_json(&value) {
+            return error;
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let message = if text.is_empty() {
+        format!("upstream returned HTTP {status} with an empty body")
+    } else {
+        truncate(text, MAX_MESSAGE_BYTES).to_string()
+    };
+    UpstreamError {
+        message,
+        ..Default::default()
+    }
+}
+
+/// The error carried by a JSON value, if it looks like one.
+pub fn upstream_error_from_json(value: &Value) -> Option<UpstreamError> {
+    let text = |v: Option<&Value>| -> Option<String> {
+        match v? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let error = value.get("error").unwrap_or(value);
+    if let Value::String(message) = error {
+        return Some(UpstreamError {
+            message: truncate(message, MAX_MESSAGE_BYTES).to_string(),
+            ..Default::default()
+        });
+    }
+    let mut message = text(error.get("message")).or_else(|| text(value.get("detail")))?;
+    // OpenRouter puts the provider's own explanation in metadata.raw.
+    if let Some(raw) = text(error.get("metadata").and_then(|m| m.get("raw"))) {
+        message = format!("{message}: {raw}");
+    }
+    Some(UpstreamError {
+        message: truncate(&message, MAX_MESSAGE_BYTES).to_string(),
+        kind: text(error.get("type")),
+        code: text(error.get("code")),
+    })
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_types_follow_the_status() {
+        let cases = [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (503, "overloaded_error"),
+            (529, "overloaded_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+        ];
+        for (status, kind) in cases {
+            assert_eq!(anthropic_error_type(status), kind, "{status}");
+        }
+    }
+
+    #[test]
+    fn reads_every_error_shape() {
+        let openai = read_upstream_error(
+            429,
+            br#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#,
+        );
+        assert_eq!(openai.message, "Rate limit reached");
+        assert_eq!(openai.kind.as_deref(), Some("requests"));
+        assert_eq!(openai.code.as_deref(), Some("rate_limit_exceeded"));
+
+        let azure = read_upstream_error(
+            401,
+            br#"{"error":{"code":"401","message":"Access denied"}}"#,
+        );
+        assert_eq!(
+            (azure.message.as_str(), azure.code.as_deref()),
+            ("Access denied", Some("401"))
+        );
+
+        let anthropic = read_upstream_error(
+            404,
+            br#"{"type":"error","error":{"type":"not_found_error","message":"model: x"}}"#,
+        );
+        assert_eq!(anthropic.kind.as_deref(), Some("not_found_error"));
+        assert_eq!(anthropic.message, "model: x");
+
+        let vllm = read_upstream_error(
+            400,
+            br#"{"object":"error","message":"bad","type":"BadRequestError","code":400}"#,
+        );
+        assert_eq!(
+            (vllm.message.as_str(), vllm.code.as_deref()),
+            ("bad", Some("400"))
+        );
+
+        assert_eq!(
+            read_upstream_error(422, br#"{"detail":"Not allowed"}"#).message,
+            "Not allowed"
+        );
+        assert_eq!(
+            read_upstream_error(500, br#"{"error":"boom"}"#).message,
+            "boom"
+        );
+        assert_eq!(
+            read_upstream_error(502, b"<html>Bad gateway</html>\n").message,
+            "<html>Bad gateway</html>"
+        );
+        assert_eq!(
+            read_upstream_error(502, b"").message,
+            "upstream returned HTTP 502 with an empty body"
+        );
+    }
+
+    #[test]
+    fn openrouter_raw_detail_is_kept() {
+        let e = read_upstream_error(
+            429,
+            br#"{"error":{"code":429,"message":"Provider returned error","metadata":{"raw":"rate-limited upstream"}}}"#,
+        );
+        assert_eq!(e.message, "Provider returned error: rate-limited upstream");
+        assert_eq!(e.code.as_deref(), Some("429"));
+    }
+
+    #[test]
+    fn long_text_bodies_are_truncated_on_a_char_boundary() {
+        let body = "é".repeat(2000);
+        let e = read_upstream_error(500, body.as_bytes());
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES);
+        assert!(e.message.len() >= MAX_MESSAGE_BYTES - 1);
+        assert!(e.message.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn bodies_render_in_each_shape() {
+        assert_eq!(
+            String::from_utf8(anthropic_error_body("rate_limit_error", "slow \"down\"")).unwrap(),
+            r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow \"down\""}}"#
+        );
+        assert_eq!(
+            String::from_utf8(openai_error_body("invalid_request_error", "bad", Some("x")))
+                .unwrap(),
+            r#"{"error":{"message":"bad","type":"invalid_request_error","param":null,"code":"x"}}"#
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Header plumbing shared by both directions: edits the filter applies, path
+//! rewriting, and the time formats rate-limit headers use.
+
+/// One change to a header map, applied by `filter.rs` in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    Set(String, String),
+    Remove(String),
+}
+
+impl HeaderEdit {
+    pub fn set(name: &str, value: impl Into<String>) -> HeaderEdit {
+        HeaderEdit::Set(name.to_string(), value.into())
+    }
+
+    pub fn remove(name: &str) -> HeaderEdit {
+        HeaderEdit::Remove(name.to_string())
+    }
+}
+
+/// A header's value, matched case-insensitively.
+pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Removes every header whose (lower-case) name starts with one of `prefixes`
+/// or equals one of `names`.
+pub fn remove_matching(
+    headers: &[(String, String)],
+    prefixes: &[&str],
+    names: &[&str],
+    edits: &mut Vec<HeaderEdit>,
+) {
+    for (name, _) in headers {
+        let lower = name.to_ascii_lowercase();
+        let matches =
+            prefixes.iter().any(|p| lower.starts_with(p)) || names.iter().any(|n| lower == *n);
+        if matches
+            && !edits
+                .iter()
+                .any(|e| matches!(e, HeaderEdit::Remove(r) if *r == lower))
+        {
+            edits.push(HeaderEdit::Remove(lower));
+        }
+    }
+}
+
+/// The path without its query string.
+pub fn path_only(path: &str) -> &str {
+    path.split_once('?').map_or(path, |(p, _)| p)
+}
+
+/// The path a converted request is sent to: the configured one, or the
+/// incoming path with its `from` suffix replaced by `to` (prefix kept,
+/// query dropped).
+pub fn upstream_path(incoming: &str, from: &str, to: &str, configured: Option<&str>) -> String {
+    if let Some(path) = configured {
+        return path.to_string();
+    }
+    let path = path_only(incoming);
+    let prefix = path.strip_suffix(from).unwrap_or("");
+    format!("{prefix}{to}")
+}
+
+/// Seconds since the epoch → RFC 3339 UTC (`2026-11-21T19:33:42Z`).
+pub fn rfc3339(unix_seconds: u64) -> String {
+    let days = unix_seconds / 86_400;
+    let secs = unix_seconds % 86_400;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// OpenAI's reset durations (`6m0s`, `1.5s`, `20ms`) → seconds.
+pub fn parse_duration(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest.get(..number_len)?.parse().ok()?;
+        rest = rest.get(number_len..)?;
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match rest.get(..unit_len)? {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" | "" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = rest.get(unit_len..)?;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_keep_their_prefix_and_lose_the_query() {
+        assert_eq!(
+            upstream_path(
+                "/v1/messages?beta=true",
+                "/v1/messages",
+                "/v1/chat/completions",
+                None
+            ),
+            "/v1/chat/completions"
+        );
+        assert_eq!(
+            upstream_path(
+                "/openai/v1/messages",
+                "/v1/messages",
+                "/v1/chat/completions",
+                None
+            ),
+            "/openai/v1/chat/completions"
+        );
+        assert_eq!(
+            upstream_path("/v1/messages", "/v1/messages", "/x", Some("/api/chat")),
+            "/api/chat"
+        );
+    }
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_376_022), "2026-11-22T19:33:42Z");
+    }
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("6m0s"), Some(360.0));
+        assert_eq!(parse_duration("1h2m3s"), Some(3723.0));
+        assert_eq!(parse_duration("20ms"), Some(0.02));
+        assert_eq!(parse_duration("1.5s"), Some(1.5));
+        assert_eq!(parse_duration("7"), Some(7.0));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn header_lookup_ignores_case() {
+        let headers = vec![("X-Api-Key".to_string(), "k".to_string())];
+        assert_eq!(header(&headers, "x-api-key"), Some("k"));
+        assert_eq!(header(&headers, "authorization"), None);
+    }
+}

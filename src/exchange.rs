@@ -1,0 +1,285 @@
+//! One request/response exchange through the bridge, as a pure state
+//! machine: `filter.rs` hands it headers and bodies from the host and applies
+//! what it returns. Everything that decides *what* happens lives here (and
+//! in `convert/`), so it is tested natively; the glue only moves bytes.
+//!
+//! The host's rules (DESIGN.md section 2) shape the API: header decisions are
+//! made from headers alone, request bodies are converted once whole,
+//! buffered responses once whole, streams chunk by chunk.
+
+use crate::config::{Config, Protocol};
+use crate::convert::anthropic_client::{
+    headers as a_headers, request as a_request, response as a_response, stream as a_stream,
+};
+use crate::convert::error::{
+    anthropic_error_body, anthropic_error_type, read_upstream_error, ClientError,
+};
+use crate::convert::headers::{header, path_only, HeaderEdit};
+use std::rc::Rc;
+
+/// Which conversion, if any, an exchange gets; decided from the request line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Anything that is not a client request in the other protocol.
+    Passthrough,
+    /// An Anthropic Messages client on an OpenAI upstream.
+    AnthropicClient,
+}
+
+/// The route for a request: a POST whose path ends in the client protocol's
+/// suffix, when the upstream speaks the other one.
+pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
+    let path = path_only(path);
+    if !method.eq_ignore_ascii_case("POST") {
+        return Route::Passthrough;
+    }
+    match upstream {
+        Protocol::Openai if path.ends_with(a_headers::CLIENT_SUFFIX) => Route::AnthropicClient,
+        _ => Route::Passthrough,
+    }
+}
+
+/// A response the filter sends itself instead of forwarding the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// What to do after a headers callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Apply these edits and let the headers through.
+    Continue(Vec<HeaderEdit>),
+    /// Answer with this local reply; nothing goes upstream.
+    Reply(LocalReply),
+}
+
+/// How a response body is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyMode {
+    /// Forwarded untouched.
+    Passthrough,
+    /// Held until the end, then replaced whole.
+    Buffer,
+    /// Converted chunk by chunk.
+    Stream,
+}
+
+#[derive(Debug)]
+enum Response {
+    Passthrough,
+    /// A 2xx completion for a non-streaming request.
+    Completion,
+    /// A 2xx JSON completion for a streaming request: sent as a stream.
+    CompletionAsStream,
+    /// An error status (possibly one the bridge chose) and why.
+    Error {
+        status: u16,
+        reason: Option<String>,
+    },
+    Stream(Box<a_stream::StreamConverter>),
+}
+
+#[derive(Debug)]
+pub struct Exchange {
+    config: Rc<Config>,
+    route: Route,
+    fallback_id: String,
+    stream_requested: bool,
+    ctx: Option<a_response::ResponseContext>,
+    replied_locally: bool,
+    response: Response,
+}
+
+const JSON: &str = "application/json";
+const EVENT_STREAM: &str = "text/event-stream";
+
+impl Exchange {
+    /// `fallback_id` names the message when the upstream gives no id.
+    pub fn new(config: Rc<Config>, fallback_id: String) -> Exchange {
+        Exchange {
+            config,
+            route: Route::Passthrough,
+            fallback_id,
+            stream_requested: false,
+            ctx: None,
+            replied_locally: false,
+            response: Response::Passthrough,
+        }
+    }
+
+    pub fn route(&self) -> Route {
+        self.route
+    }
+
+    /// Request headers: choose the route, reject what cannot be converted,
+    /// and edit the headers of what can.
+    pub fn on_request_headers(
+        &mut self,
+        headers: &[(String, String)],
+        end_of_stream: bool,
+    ) -> Verdict {
+        let method = header(headers, ":method").unwrap_or("");
+        let path = header(headers, ":path").unwrap_or("");
+        self.route = route_for(self.config.upstream_protocol, method, path);
+        if self.route == Route::Passthrough {
+            return Verdict::Continue(Vec::new());
+        }
+        let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if length.is_some_and(|n| n > self.config.max_request_bytes) {
+            return Verdict::Reply(
+                self.reply(ClientError::too_large(self.config.max_request_bytes)),
+            );
+        }
+        if end_of_stream || length == Some(0) {
+            return Verdict::Reply(
+                self.reply(ClientError::invalid_request("request body is required")),
+            );
+        }
+        Verdict::Continue(a_headers::request_edits(headers, path, &self.config))
+    }
+
+    /// True when the request body must be buffered and converted.
+    pub fn converts_request(&self) -> bool {
+        self.route != Route::Passthrough && !self.replied_locally
+    }
+
+    /// A 413 once more than `max_request_bytes` have been buffered.
+    pub fn check_request_size(&mut self, buffered: usize) -> Option<LocalReply> {
+        let too_large = u64::try_from(buffered).map_or(true, |n| n > self.config.max_request_bytes);
+        too_large.then(|| self.reply(ClientError::too_large(self.config.max_request_bytes)))
+    }
+
+    /// The whole request body: its converted form, or a local reply.
+    pub fn on_request_body(&mut self, body: &[u8]) -> Result<Vec<u8>, LocalReply> {
+        if let Some(reply) = self.check_request_size(body.len()) {
+            return Err(reply);
+        }
+        match a_request::convert_request(body, &self.config) {
+            Ok(converted) => {
+                self.stream_requested = converted.stream;
+                self.ctx = Some(a_response::ResponseContext {
+                    tool_names: converted.tool_names,
+                    model: converted.model,
+                    fallback_id: self.fallback_id.clone(),
+                });
+                Ok(converted.body)
+            }
+            Err(error) => Err(self.reply(error)),
+        }
+    }
+
+    /// Renders a client error in the client's protocol; the exchange then
+    /// lets its own reply pass through the response callbacks untouched.
+    fn reply(&mut self, error: ClientError) -> LocalReply {
+        self.replied_locally = true;
+        LocalReply {
+            status: error.status,
+            content_type: JSON,
+            body: anthropic_error_body(anthropic_error_type(error.status), &error.message),
+        }
+    }
+
+    /// Response headers: choose how the body is converted and edit headers.
+    pub fn on_response_headers(
+        &mut self,
+        headers: &[(String, String)],
+        end_of_stream: bool,
+        now_seconds: u64,
+    ) -> Verdict {
+        let Some(ctx) = self.ctx.as_ref().filter(|_| !self.replied_locally) else {
+            return Verdict::Continue(Vec::new());
+        };
+        let status = header(headers, ":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(502);
+        let content_type = header(headers, "content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let is_sse = content_type.starts_with(EVENT_STREAM);
+        let is_json = content_type.is_empty() || content_type.contains("json");
+        let success = (200..300).contains(&status);
+        if success && end_of_stream {
+            return Verdict::Reply(self.reply(ClientError {
+                status: 502,
+                message: "upstream returned an empty response".to_string(),
+            }));
+        }
+        self.response = match (success, self.stream_requested, is_sse, is_json) {
+            (false, ..) => Response::Error {
+                status,
+                reason: None,
+            },
+            (true, true, true, _) => {
+                Response::Stream(Box::new(a_stream::StreamConverter::new(ctx.clone())))
+            }
+            (true, true, false, true) => Response::CompletionAsStream,
+            (true, false, false, true) => Response::Completion,
+            (true, ..) => Response::Error {
+                status: 502,
+                reason: Some(format!(
+                    "upstream answered with unexpected content-type `{content_type}`"
+                )),
+            },
+        };
+        let (content_type, new_status) = match &self.response {
+            Response::Stream(_) | Response::CompletionAsStream => (EVENT_STREAM, None),
+            Response::Error {
+                status: bridge_status,
+                ..
+            } => (JSON, (*bridge_status != status).then_some(*bridge_status)),
+            Response::Completion | Response::Passthrough => (JSON, None),
+        };
+        let mut edits = a_headers::response_edits(headers, content_type, now_seconds);
+        if let Some(new_status) = new_status {
+            edits.push(HeaderEdit::set(":status", new_status.to_string()));
+        }
+        Verdict::Continue(edits)
+    }
+
+    pub fn response_body_mode(&self) -> BodyMode {
+        match self.response {
+            Response::Passthrough => BodyMode::Passthrough,
+            Response::Stream(_) => BodyMode::Stream,
+            _ => BodyMode::Buffer,
+        }
+    }
+
+    /// A buffered response, whole: its converted body.
+    pub fn on_buffered_response(&mut self, body: &[u8]) -> Vec<u8> {
+        let Some(ctx) = self.ctx.as_ref() else {
+            return body.to_vec();
+        };
+        match &self.response {
+            Response::Completion => a_response::convert_response(body, ctx),
+            Response::CompletionAsStream => match a_response::message_from_body(body, ctx) {
+                Ok(message) => a_stream::message_as_stream(&message),
+                Err(message) => a_stream::error_stream("api_error", &message),
+            },
+            Response::Error { status, reason } => {
+                let upstream = read_upstream_error(*status, body);
+                let message = match reason {
+                    Some(reason) => format!("{reason}: {}", upstream.message),
+                    None => upstream.message,
+                };
+                anthropic_error_body(anthropic_error_type(*status), &message)
+            }
+            Response::Passthrough | Response::Stream(_) => body.to_vec(),
+        }
+    }
+
+    /// The next piece of a streamed response: its converted bytes.
+    pub fn on_stream_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
+        let Response::Stream(converter) = &mut self.response else {
+            return chunk.to_vec();
+        };
+        let mut out = Vec::with_capacity(chunk.len() * 2 + 64);
+        converter.push(chunk, &mut out);
+        if end_of_stream {
+            converter.finish(&mut out);
+        }
+        out
+    }
+}

@@ -1,0 +1,345 @@
+//! Incremental Server-Sent Events parser and encoder.
+//!
+//! The parser accepts the body in arbitrary pieces (a split may fall inside a
+//! line, inside `\r\n`, or inside a UTF-8 character) and reports only whole
+//! events, so any chunking of the same bytes gives the same events. It keeps
+//! only the unfinished line and the current event's data, both bounded by
+//! `max_line_bytes`: memory is O(longest event), never O(stream length).
+
+use serde::Serialize;
+use std::fmt;
+
+/// Default bound on one line (and on one event's data).
+pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
+
+/// What the parser reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseItem<'a> {
+    /// A dispatched event: its `event:` name (empty when none) and its
+    /// `data:` lines joined with `\n`.
+    Event { event: &'a str, data: &'a str },
+    /// A comment line (`: keep-alive`), without the colon and one leading space.
+    Comment(&'a str),
+}
+
+/// A line or event grew past the parser's bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineTooLong {
+    pub limit: usize,
+}
+
+impl fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "upstream sent an SSE line or event longer than {} bytes",
+            self.limit
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct SseParser {
+    line: Vec<u8>,
+    /// The previous piece ended in `\r`; a `\n` starting the next one belongs to it.
+    skip_lf: bool,
+    data: String,
+    has_data: bool,
+    event: String,
+    max_line_bytes: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::new(MAX_LINE_BYTES)
+    }
+}
+
+impl SseParser {
+    pub fn new(max_line_bytes: usize) -> SseParser {
+        SseParser {
+            line: Vec::new(),
+            skip_lf: false,
+            data: String::new(),
+            has_data: false,
+            event: String::new(),
+            max_line_bytes,
+        }
+    }
+
+    /// Feeds the next piece of the body, calling `sink` for every completed item.
+    pub fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        sink: &mut dyn FnMut(SseItem<'_>),
+    ) -> Result<(), LineTooLong> {
+        if self.skip_lf && !bytes.is_empty() {
+            self.skip_lf = false;
+            if let Some((b'\n', rest)) = bytes.split_first() {
+                bytes = rest;
+            }
+        }
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let (segment, rest) = bytes.split_at(end);
+            let (terminator, rest) = match rest.split_first() {
+                Some((&t, rest)) => (t, rest),
+                None => break,
+            };
+            bytes = rest;
+            if terminator == b'\r' {
+                match bytes.split_first() {
+                    Some((b'\n', rest)) => bytes = rest,
+                    Some(_) => {}
+                    None => self.skip_lf = true,
+                }
+            }
+            self.check_len(self.line.len() + segment.len())?;
+            if self.line.is_empty() {
+                self.process_line(segment, sink)?;
+            } else {
+                self.line.extend_from_slice(segment);
+                let line = std::mem::take(&mut self.line);
+                let result = self.process_line(&line, sink);
+                self.line = line;
+                self.line.clear();
+                result?;
+            }
+        }
+        if !bytes.is_empty() {
+            self.check_len(self.line.len() + bytes.len())?;
+            self.line.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    /// Ends the body: a last line without a terminator and a last event
+    /// without its blank line are still reported (some upstreams end that way).
+    pub fn finish(&mut self, sink: &mut dyn FnMut(SseItem<'_>)) -> Result<(), LineTooLong> {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.process_line(&line, sink)?;
+        }
+        self.dispatch(sink);
+        Ok(())
+    }
+
+    fn check_len(&self, len: usize) -> Result<(), LineTooLong> {
+        if len > self.max_line_bytes {
+            Err(LineTooLong {
+                limit: self.max_line_bytes,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn process_line(
+        &mut self,
+        line: &[u8],
+        sink: &mut dyn FnMut(SseItem<'_>),
+    ) -> Result<(), LineTooLong> {
+        if line.is_empty() {
+            self.dispatch(sink);
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(line);
+        if let Some(comment) = text.strip_prefix(':') {
+            sink(SseItem::Comment(
+                comment.strip_prefix(' ').unwrap_or(comment),
+            ));
+            return Ok(());
+        }
+        let (field, value) = match text.split_once(':') {
+            Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
+            None => (text.as_ref(), ""),
+        };
+        match field {
+            "data" => {
+                self.check_len(self.data.len() + value.len() + 1)?;
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            "event" => {
+                self.event.clear();
+                self.event.push_str(value);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, sink: &mut dyn FnMut(SseItem<'_>)) {
+        if self.has_data {
+            sink(SseItem::Event {
+                event: &self.event,
+                data: &self.data,
+            });
+        }
+        self.data.clear();
+        self.event.clear();
+        self.has_data = false;
+    }
+}
+
+/// Appends `event: <name>\ndata: <json>\n\n`.
+pub fn write_event(out: &mut Vec<u8>, event: &str, data: &impl Serialize) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.as_bytes());
+    out.push(b'\n');
+    write_data(out, data);
+}
+
+/// Appends `data: <json>\n\n`.
+pub fn write_data(out: &mut Vec<u8>, data: &impl Serialize) {
+    out.extend_from_slice(b"data: ");
+    // Serializing plain structs into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, data);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Appends `data: <text>\n\n` for a literal payload such as `[DONE]`.
+pub fn write_raw_data(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Appends an SSE comment line, `: <text>\n\n`.
+pub fn write_comment(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Owned {
+        Event(String, String),
+        Comment(String),
+    }
+
+    fn collect(pieces: &[&[u8]]) -> Vec<Owned> {
+        let mut parser = SseParser::default();
+        let mut items = Vec::new();
+        let mut sink = |item: SseItem<'_>| {
+            items.push(match item {
+                SseItem::Event { event, data } => Owned::Event(event.to_string(), data.to_string()),
+                SseItem::Comment(text) => Owned::Comment(text.to_string()),
+            })
+        };
+        for piece in pieces {
+            parser.feed(piece, &mut sink).unwrap();
+        }
+        parser.finish(&mut sink).unwrap();
+        items
+    }
+
+    fn event(name: &str, data: &str) -> Owned {
+        Owned::Event(name.to_string(), data.to_string())
+    }
+
+    #[test]
+    fn all_three_line_endings_give_the_same_events() {
+        let expected = vec![event("a", "1"), event("", "2")];
+        for body in [
+            "event: a\ndata: 1\n\ndata: 2\n\n",
+            "event: a\r\ndata: 1\r\n\r\ndata: 2\r\n\r\n",
+            "event: a\rdata: 1\r\rdata: 2\r\r",
+        ] {
+            assert_eq!(collect(&[body.as_bytes()]), expected, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_with_newlines() {
+        assert_eq!(
+            collect(&[b"data: a\ndata:b\ndata:  c\n\n"]),
+            vec![event("", "a\nb\n c")]
+        );
+    }
+
+    #[test]
+    fn comments_are_reported_and_unknown_fields_ignored() {
+        let items = collect(&[b": OPENROUTER PROCESSING\n\nid: 7\nretry: 10\nfoo\ndata: x\n\n"]);
+        assert_eq!(
+            items,
+            vec![
+                Owned::Comment("OPENROUTER PROCESSING".to_string()),
+                event("", "x")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_last_event_without_its_blank_line_is_still_reported() {
+        assert_eq!(collect(&[b"event: e\ndata: {}"]), vec![event("e", "{}")]);
+        assert_eq!(collect(&[b"data: {}\n"]), vec![event("", "{}")]);
+    }
+
+    #[test]
+    fn a_blank_line_without_data_dispatches_nothing() {
+        assert_eq!(collect(&[b"event: lonely\n\n\n\n"]), vec![]);
+    }
+
+    #[test]
+    fn every_split_gives_the_same_events() {
+        let body =
+            "event: a\r\ndata: héllo 🦀\r\n\r\n: ping\rdata: x\r\rdata: [DONE]\n\n".as_bytes();
+        let whole = collect(&[body]);
+        assert_eq!(whole.len(), 4);
+        for split in 0..=body.len() {
+            let (a, b) = body.split_at(split);
+            assert_eq!(collect(&[a, b]), whole, "split at {split}");
+        }
+        let bytes: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(collect(&bytes), whole);
+    }
+
+    #[test]
+    fn a_split_between_cr_and_lf_is_one_line_ending() {
+        assert_eq!(
+            collect(&[b"data: 1\r", b"\n", b"\r", b"\ndata: 2\r", b"", b"\n\r\n"]),
+            vec![event("", "1"), event("", "2")]
+        );
+    }
+
+    #[test]
+    fn lines_longer_than_the_bound_are_an_error() {
+        let mut parser = SseParser::new(16);
+        let mut sink = |_: SseItem<'_>| {};
+        assert!(parser.feed(b"data: 0123456789", &mut sink).is_ok());
+        assert_eq!(
+            parser.feed(b"abcdef", &mut sink),
+            Err(LineTooLong { limit: 16 })
+        );
+        let mut parser = SseParser::new(16);
+        let err = parser.feed(b"data: 0123456789abcdef\n", &mut sink);
+        assert_eq!(err, Err(LineTooLong { limit: 16 }));
+    }
+
+    #[test]
+    fn event_data_across_lines_is_bounded_too() {
+        let mut parser = SseParser::new(16);
+        let mut sink = |_: SseItem<'_>| {};
+        parser.feed(b"data: 0123456789\n", &mut sink).unwrap();
+        assert!(parser.feed(b"data: 0123456789\n", &mut sink).is_err());
+    }
+
+    #[test]
+    fn encoder_writes_named_events_and_data() {
+        let mut out = Vec::new();
+        write_event(&mut out, "ping", &serde_json::json!({"type": "ping"}));
+        write_raw_data(&mut out, "[DONE]");
+        write_comment(&mut out, "ping");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "event: ping\ndata: {\"type\":\"ping\"}\n\ndata: [DONE]\n\n: ping\n\n"
+        );
+    }
+}
