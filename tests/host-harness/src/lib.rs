@@ -490,7 +490,11 @@ impl Host {
                     self.timeout_ticks as u128 * engine::EPOCH_TICK.as_millis()
                 )
             } else {
-                format!("{e:?}")
+                let mut m = e.root_cause().to_string();
+                if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>() {
+                    m.push_str(&format!("\n{bt}"));
+                }
+                m
             };
             for c in critical {
                 msg.push_str(&format!("\nmodule logged (critical): {c}"));

@@ -54,6 +54,32 @@ impl Chunking {
 }
 
 impl Host {
+    /// Opens a stream that outlives any one handle, so a test can interleave
+    /// several on one VM (as an Envoy worker does): drive it through
+    /// [`Host::attach`], end it with [`Host::end_stream`].
+    pub fn open_stream(&mut self) -> u32 {
+        self.new_stream_id()
+    }
+
+    /// A handle on a stream from [`Host::open_stream`]; dropping it does not
+    /// end the stream.
+    pub fn attach(&mut self, id: u32) -> Result<HttpStream<'_>, HostError> {
+        self.state(id)?;
+        Ok(HttpStream {
+            host: self,
+            id,
+            attached: true,
+        })
+    }
+
+    /// Ends a stream from [`Host::open_stream`] (log, done, delete) and drops
+    /// its state.
+    pub fn end_stream(&mut self, id: u32) -> Result<(), HostError> {
+        let r = self.finish_stream(id);
+        self.store.data_mut().streams.remove(&id);
+        r
+    }
+
     pub(crate) fn new_stream_id(&mut self) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
@@ -539,6 +565,8 @@ impl Host {
 pub struct HttpStream<'h> {
     host: &'h mut Host,
     id: u32,
+    /// Made by [`Host::attach`]: dropping it leaves the stream open.
+    attached: bool,
 }
 
 fn to_map(headers: &[(&str, &str)]) -> HeaderMap {
@@ -547,7 +575,11 @@ fn to_map(headers: &[(&str, &str)]) -> HeaderMap {
 
 impl<'h> HttpStream<'h> {
     pub(crate) fn new(host: &'h mut Host, id: u32) -> HttpStream<'h> {
-        HttpStream { host, id }
+        HttpStream {
+            host,
+            id,
+            attached: false,
+        }
     }
 
     /// The context id.
@@ -818,6 +850,9 @@ impl<'h> HttpStream<'h> {
 
 impl Drop for HttpStream<'_> {
     fn drop(&mut self) {
+        if self.attached {
+            return;
+        }
         // Best effort: a trap here is recorded as the VM's failure.
         let _ = self.host.finish_stream(self.id);
         self.host.store.data_mut().streams.remove(&self.id);
