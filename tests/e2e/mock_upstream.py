@@ -4,7 +4,8 @@
 Scripted mode (tests): every request is recorded (method, path with query,
 headers, decoded body) and answered with the next scripted `Reply`: a whole body
 with content-length, or a list of chunks sent with chunked transfer encoding and
-a delay before each, so Envoy sees many body callbacks.
+a delay before each, so Envoy sees many body callbacks. A request whose body
+never completes (Envoy reset the upstream stream) is kept apart in `aborted`.
 
 Requests converted by the bridge arrive WITHOUT content-length, i.e. with a
 chunked body; the handler decodes chunked request bodies itself
@@ -92,12 +93,15 @@ def read_chunked(rfile):
     body = bytearray()
     while True:
         size_line = rfile.readline(1024)
+        if not size_line:
+            raise ValueError("connection closed inside a chunked body")
         size = int(size_line.split(b";", 1)[0].strip(), 16)
         if size == 0:
             break
-        body += rfile.read(size)
-        if rfile.readline(3) != b"\r\n":
-            raise ValueError("chunk not followed by CRLF")
+        chunk = rfile.read(size)
+        if len(chunk) != size or rfile.readline(3) != b"\r\n":
+            raise ValueError("truncated chunk")
+        body += chunk
     while rfile.readline(65536) not in (b"\r\n", b"\n", b""):
         pass
     return bytes(body)
@@ -112,15 +116,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        if chunked:
-            body = read_chunked(self.rfile)
-        else:
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        request = RecordedRequest(self.command, self.path, list(self.headers.items()), body, chunked)
+        request = RecordedRequest(self.command, self.path, list(self.headers.items()), b"", chunked)
+        try:
+            request.body = self.read_body(chunked)
+        except (ValueError, ConnectionError):
+            self.server.upstream.record_aborted(request)
+            self.close_connection = True
+            return
         try:
             self.send_reply(self.server.upstream.handle(request))
         except ConnectionError:
             self.close_connection = True
+
+    def read_body(self, chunked):
+        if chunked:
+            return read_chunked(self.rfile)
+        length = int(self.headers.get("content-length", 0))
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise ValueError("connection closed inside the body")
+        return body
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
@@ -158,6 +173,7 @@ class MockUpstream:
         self.responder = responder or self.next_scripted
         self.verbose = verbose
         self.requests = []
+        self.aborted = []
         self.script = collections.deque()
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((host, port), Handler)
@@ -191,11 +207,17 @@ class MockUpstream:
         with self.lock:
             self.script.clear()
             self.requests.clear()
+            self.aborted.clear()
 
     def handle(self, request):
         with self.lock:
             self.requests.append(request)
         return self.responder(request)
+
+    def record_aborted(self, request):
+        """A request whose body never completed (the client reset the stream)."""
+        with self.lock:
+            self.aborted.append(request)
 
     def next_scripted(self, request):
         with self.lock:

@@ -5,6 +5,8 @@ comes from the module or from the harness.
 """
 
 import json
+import socket
+import time
 from pathlib import Path
 
 import anthropic
@@ -25,6 +27,16 @@ def test_mock_decodes_chunked_and_content_length_bodies(upstream):
     assert (chunked.path, chunked.chunked, chunked.body) == ("/a?q=1", True, BODY)
     assert (whole.path, whole.chunked, whole.body) == ("/b", False, BODY)
     assert whole.json["model"] == "m"
+
+
+def test_mock_keeps_requests_cut_short_apart(upstream):
+    with socket.create_connection(("127.0.0.1", upstream.port)) as connection:
+        connection.sendall(b"POST /v1/x HTTP/1.1\r\nhost: m\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab")
+    deadline = time.monotonic() + 5
+    while not upstream.aborted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [(r.method, r.path) for r in upstream.aborted] == [("POST", "/v1/x")]
+    assert upstream.requests == []
 
 
 def test_mock_replies_in_chunks(upstream):
