@@ -62,7 +62,11 @@ class RecordedRequest:
 
 @dataclass
 class Reply:
-    """What the mock answers. `chunks` (when not None) switches to chunked encoding."""
+    """What the mock answers.
+
+    `chunks` (when not None) switches to chunked encoding; a number among the
+    chunks is a pause of that many seconds instead of data.
+    """
 
     status: int = 200
     headers: list = field(default_factory=list)
@@ -151,6 +155,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for chunk in reply.chunks:
+            if isinstance(chunk, (int, float)):
+                time.sleep(chunk)
+                continue
             if reply.delay:
                 time.sleep(reply.delay)
             if chunk:
@@ -204,7 +211,9 @@ class MockUpstream:
             self.script.extend(replies)
 
     def reset(self):
+        """Back to scripted replies, with an empty script and no records."""
         with self.lock:
+            self.responder = self.next_scripted
             self.script.clear()
             self.requests.clear()
             self.aborted.clear()

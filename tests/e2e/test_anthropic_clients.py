@@ -10,6 +10,7 @@ DESIGN.md rules in payloads.py.
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import anthropic
 import pytest
@@ -443,6 +444,64 @@ def test_stream_cut_short_ends_with_error_event(envoy, upstream):
     assert event_name == "error"
     error = json.loads(text)
     assert error["type"] == "error" and error["error"]["type"] == "api_error"
+
+
+def test_error_chunk_inside_stream_ends_it(envoy, upstream):
+    """DESIGN.md section 4: a chunk `{"error": ...}` becomes `event: error` and
+    the stream ends. The error object is OpenRouter's recorded one."""
+    head = b"".join(event + b"\n\n" for event in stream_fixture("text").split(b"\n\n")[:3])
+    error = fixture_json("openai/error-429-openrouter-upstream.json")
+    upstream.push(sse_reply(head + b"data: " + json.dumps(error).encode() + b"\n\n", piece=7, delay=0.0005))
+    payload = {"model": MODEL, "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    status, _, body = post_json(envoy.url, "/v1/messages", payload, {"x-api-key": "sk-test"})
+    assert status == 200
+    events = sse_events(body)
+    assert [name for name, _ in events].count("error") == 1
+    event_name, text = events[-1]
+    assert event_name == "error"
+    _, message = error_body(text.encode())
+    assert message.startswith(error["error"]["message"])
+
+
+def test_stream_events_are_not_held_back(envoy, upstream):
+    """DESIGN.md section 9: an event is forwarded as soon as its last byte
+    arrives. The upstream sends the first text, then stalls; the client must
+    see that text before the stall ends."""
+    data = stream_fixture("text")
+    head = b"".join(event + b"\n\n" for event in data.split(b"\n\n")[:2])
+    stall = 2.0
+    upstream.push(Reply(200, [("content-type", "text/event-stream")], chunks=[head, stall, data[len(head):]]))
+    started = time.monotonic()
+    with client_for(envoy).messages.stream(
+            model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as stream:
+        first_text = next(iter(stream.text_stream))
+        first_text_after = time.monotonic() - started
+        message = stream.get_final_message()
+    assert first_text == fold_stream(head).text
+    assert first_text_after < stall * 0.75
+    assert message.content[0].text == fold_stream(data).text
+
+
+def test_concurrent_streams_keep_their_own_state(envoy, upstream):
+    """Streams interleaved on Envoy's single worker (--concurrency 1) each get
+    their own conversion. The upstream picks the fixture named by the prompt."""
+    streams = {name: stream_fixture(name) for name in STREAMS}
+    upstream.responder = lambda request: sse_reply(
+        streams[request.json["messages"][-1]["content"]], piece=16, delay=0.0005)
+
+    def converse(name):
+        with client_for(envoy).messages.stream(
+            model=MODEL, max_tokens=4096, tools=tools_for(fold_stream(streams[name])) or anthropic.NOT_GIVEN,
+            messages=[{"role": "user", "content": name}],
+        ) as stream:
+            return stream.get_final_message()
+
+    names = list(STREAMS) * 2
+    with ThreadPoolExecutor(len(names)) as pool:
+        messages = list(pool.map(converse, names))
+    for name, message in zip(names, messages):
+        assert_translated(message, fold_stream(streams[name]))
+    assert len(upstream.requests) == len(names)
 
 
 # ------------------------------------------------------------------- errors
