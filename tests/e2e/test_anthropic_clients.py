@@ -243,6 +243,70 @@ def test_tool_use_round_trip(envoy, upstream):
     assert_translated(message, completion_of(response))
 
 
+def claude_code_system(nonce):
+    """System blocks shaped like Claude Code's: a billing header with a
+    per-request `cch=` nonce, then cached instruction blocks."""
+    return [
+        {"type": "text", "text": f"x-anthropic-billing-header: cc_version=2.1.39.c39; cc_entrypoint=cli; cch={nonce};"},
+        {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.",
+         "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "You are an interactive CLI tool.", "cache_control": {"type": "ephemeral"}},
+    ]
+
+
+def test_billing_nonce_does_not_reach_the_upstream(envoy, upstream):
+    """DESIGN.md section 4: the `cch=` entry is removed so that the upstream's
+    prompt cache sees the same system prompt on every request."""
+    upstream.push(*[json_reply(fixture_json(COMPLETIONS["text"])) for _ in range(2)])
+    client = client_for(envoy)
+    for nonce in ("56445", "00017"):
+        client.messages.create(model=MODEL, max_tokens=32000, system=claude_code_system(nonce),
+                               messages=[{"role": "user", "content": "hi"}])
+    first, second = (r.json["messages"][0] for r in upstream.requests)
+    assert first == second and first["role"] == "system"
+    assert "cch=" not in first["content"] and "cc_version=2.1.39.c39" in first["content"]
+    assert first["content"].endswith(
+        "\n\nYou are Claude Code, Anthropic's official CLI for Claude.\n\nYou are an interactive CLI tool.")
+
+
+def test_tool_names_sanitized_and_restored_in_stream(envoy, upstream):
+    """DESIGN.md section 4: an invalid OpenAI tool name is sanitized (invalid
+    characters -> `_`) in tools and history, server tools are dropped, and the
+    streamed answer carries the original name again. The upstream answers with
+    the recorded parallel-tools stream, renamed to what it was sent."""
+    data = stream_fixture("parallel-tools")
+    recorded_names = [call["name"] for call in fold_stream(data).tool_calls]
+
+    def answer(request):
+        sent = [tool["function"]["name"] for tool in request.json["tools"]]
+        renamed = data
+        for recorded, name in zip(recorded_names, sent):
+            renamed = renamed.replace(f'"name":"{recorded}"'.encode(), f'"name":"{name}"'.encode())
+        return sse_reply(renamed, piece=7, delay=0.0005)
+
+    upstream.responder = answer
+    tools = [
+        {"name": "weather.get", "description": "Weather", "input_schema": {"type": "object"}},
+        {"name": "get_stock_price", "description": "Quotes", "input_schema": {"type": "object"}},
+        {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+    ]
+    history = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_01", "name": "weather.get", "input": {"city": "Oslo"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "-3 C"},
+                                     {"type": "text", "text": "Now Edinburgh and AAPL."}]},
+    ]
+    with client_for(envoy).messages.stream(model=MODEL, max_tokens=4096, tools=tools, messages=history) as stream:
+        message = stream.get_final_message()
+
+    body = upstream.requests[0].json
+    assert [tool["function"]["name"] for tool in body["tools"]] == ["weather_get", "get_stock_price"]
+    assert body["messages"][1]["tool_calls"][0]["function"]["name"] == "weather_get"
+    assert [block.name for block in message.content if block.type == "tool_use"] == ["weather.get", "get_stock_price"]
+    assert message.stop_reason == "tool_use"
+
+
 def test_bridge_thinking_comes_back_as_reasoning_content(envoy, upstream):
     """DESIGN.md section 7: a thinking block signed by the bridge is restored;
     one with any other signature is dropped."""
