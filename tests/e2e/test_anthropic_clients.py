@@ -11,6 +11,7 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import anthropic
 import pytest
@@ -588,6 +589,25 @@ def test_upstream_json_error(envoy, upstream, fixture, status):
     assert message.startswith(fixture_json(fixture)["error"]["message"])
     assert headers["retry-after"] == "7"
     assert headers["request-id"] == "req-abc"  # DESIGN.md section 6: upstream id exposed as the client's
+
+
+def test_rate_limit_headers_are_translated(envoy, upstream):
+    """DESIGN.md section 6 says x-ratelimit-* become anthropic-ratelimit-*
+    without naming them; the names checked are the Anthropic API's own, and
+    OpenAI's reset durations become the RFC 3339 instants Anthropic sends."""
+    limits = {"limit-requests": "10000", "remaining-requests": "9999", "reset-requests": "6ms",
+              "limit-tokens": "200000", "remaining-tokens": "199990", "reset-tokens": "1m2.5s"}
+    upstream.push(json_reply(fixture_json(COMPLETIONS["text"]),
+                             headers=[(f"x-ratelimit-{name}", value) for name, value in limits.items()]))
+    sent = datetime.now(timezone.utc)
+    payload = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    status, headers, _ = post_json(envoy.url, "/v1/messages", payload, {"x-api-key": "sk-test"})
+    assert status == 200
+    for kind in ("requests", "tokens"):
+        for field in ("limit", "remaining"):
+            assert headers[f"anthropic-ratelimit-{kind}-{field}"] == limits[f"{field}-{kind}"]
+    reset = datetime.fromisoformat(headers["anthropic-ratelimit-tokens-reset"].replace("Z", "+00:00"))
+    assert timedelta(seconds=61) <= reset - sent <= timedelta(seconds=65)
 
 
 def test_rate_limit_raises_in_sdk_streaming_or_not(envoy, upstream):
