@@ -65,7 +65,9 @@ class Reply:
     """What the mock answers.
 
     `chunks` (when not None) switches to chunked encoding; a number among the
-    chunks is a pause of that many seconds instead of data.
+    chunks is a pause of that many seconds instead of data. `complete=False`
+    closes the connection after the chunks without the terminating chunk, like
+    an upstream that dies mid-response.
     """
 
     status: int = 200
@@ -73,6 +75,7 @@ class Reply:
     body: bytes = b""
     chunks: list = None
     delay: float = 0.0  # seconds slept before each chunk
+    complete: bool = True
 
 
 def pieces(data, size):
@@ -162,7 +165,10 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
             if chunk:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
+        if reply.complete:
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.close_connection = True
 
     def log_message(self, format, *args):
         if self.server.upstream.verbose:

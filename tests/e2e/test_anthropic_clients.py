@@ -7,6 +7,7 @@ payloads from fixtures/; the expected client view is derived from them by the
 DESIGN.md rules in payloads.py.
 """
 
+import http.client
 import json
 import re
 import time
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import anthropic
+import httpx2
 import pytest
 
 from mock_upstream import Reply, json_reply, sse_reply
@@ -567,6 +569,47 @@ def test_concurrent_streams_keep_their_own_state(envoy, upstream):
     for name, message in zip(names, messages):
         assert_translated(message, fold_stream(streams[name]))
     assert len(upstream.requests) == len(names)
+
+
+def assert_module_healthy(envoy, upstream, log_start):
+    """The module never trapped (a trap takes the worker's VM down) and the next
+    request still converts."""
+    upstream.push(json_reply(fixture_json(COMPLETIONS["text"])))
+    message = client_for(envoy).messages.create(
+        model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "still there?"}])
+    assert blocks_of(message) == anthropic_content(completion_of(fixture_json(COMPLETIONS["text"])))
+    log = envoy.log()[log_start:]
+    assert "Function: proxy_on" not in log and "panicked" not in log
+
+
+def test_client_abort_mid_stream(envoy, upstream):
+    """Claude Code's Esc: the client hangs up while the upstream still streams."""
+    data = stream_fixture("text")
+    head = b"".join(event + b"\n\n" for event in data.split(b"\n\n")[:3])
+    upstream.push(Reply(200, [("content-type", "text/event-stream")], chunks=[head, 0.5, data[len(head):]]))
+    log_start = len(envoy.log())
+    payload = {"model": MODEL, "max_tokens": 100, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    connection = http.client.HTTPConnection(envoy.url.removeprefix("http://"), timeout=10)
+    connection.request("POST", "/v1/messages", json.dumps(payload), {"x-api-key": "sk-test"})
+    response = connection.getresponse()
+    assert response.readline() == b"event: message_start\n"
+    connection.close()
+    time.sleep(1)  # the upstream finishes writing into the reset stream
+    assert_module_healthy(envoy, upstream, log_start)
+
+
+def test_upstream_dies_mid_stream(envoy, upstream):
+    """The upstream connection closes inside the chunked body: Envoy cuts the
+    client's stream short (no clean end, so no bridge error event either)."""
+    data = stream_fixture("text")
+    head = b"".join(event + b"\n\n" for event in data.split(b"\n\n")[:3])
+    upstream.push(Reply(200, [("content-type", "text/event-stream")], chunks=[head], complete=False))
+    log_start = len(envoy.log())
+    with pytest.raises(httpx2.RemoteProtocolError):  # the SDK's HTTP client sees the cut
+        with client_for(envoy).messages.stream(
+                model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as stream:
+            stream.get_final_message()
+    assert_module_healthy(envoy, upstream, log_start)
 
 
 # ------------------------------------------------------------------- errors
