@@ -90,8 +90,8 @@ fn load_from_disk(engine: &Engine, path: &Path) -> Option<Module> {
     unsafe { Module::deserialize_file(engine, path) }.ok()
 }
 
-fn store_on_disk(engine: &Engine, dir: &Path, path: &Path, wasm: &[u8]) {
-    let Ok(bytes) = engine.precompile_module(wasm) else {
+fn store_on_disk(module: &Module, dir: &Path, path: &Path) {
+    let Ok(bytes) = module.serialize() else {
         return;
     };
     if std::fs::create_dir_all(dir).is_err() {
@@ -133,7 +133,7 @@ pub fn compile(wasm: &[u8]) -> Result<Module, HostError> {
             let m = Module::new(&shared.engine, wasm)
                 .map_err(|e| HostError::Load(format!("cannot compile the module: {e:#}")))?;
             if let (Some(d), Some(f)) = (disk.as_ref(), file.as_ref()) {
-                store_on_disk(&shared.engine, d, f, wasm);
+                store_on_disk(&m, d, f);
             }
             m
         }
