@@ -139,6 +139,13 @@ def retire(envoy):
     RUNNING.remove(envoy)
 
 
+@pytest.fixture(autouse=True)
+def no_sdk_credentials_from_environment(monkeypatch):
+    """The SDKs read keys from the environment; the tests set their own."""
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def mock_server():
     server = MockUpstream().start()

@@ -55,7 +55,15 @@ WEATHER_SCHEMA = {
 }
 
 
-def client_for(envoy):
+def client_for(envoy, auth="bearer"):
+    """The official SDK pointed at Envoy, key "sk-test", no retries.
+
+    This SDK version sends its key as `authorization: Bearer`; with
+    `auth="x-api-key"` it sends it the way Claude Code and older SDKs do.
+    """
+    if auth == "x-api-key":
+        return anthropic.Anthropic(base_url=envoy.url, default_headers={"x-api-key": "sk-test"},
+                                   max_retries=0, timeout=30)
     return anthropic.Anthropic(base_url=envoy.url, api_key="sk-test", max_retries=0, timeout=30)
 
 
@@ -119,10 +127,11 @@ def error_body(body):
 # ------------------------------------------------------------------ requests
 
 
-def test_text_request_headers_and_body(envoy, upstream):
+@pytest.mark.parametrize("auth", ["x-api-key", "bearer"])
+def test_text_request_headers_and_body(envoy, upstream, auth):
     response = fixture_json(COMPLETIONS["text"])
     upstream.push(json_reply(response))
-    message = client_for(envoy).messages.create(
+    message = client_for(envoy, auth).messages.create(
         model=MODEL,
         max_tokens=1024,
         system="You are terse.",
