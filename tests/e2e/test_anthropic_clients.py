@@ -7,6 +7,7 @@ payloads from fixtures/; the expected client view is derived from them by the
 DESIGN.md rules in payloads.py.
 """
 
+import base64
 import http.client
 import json
 import re
@@ -253,6 +254,26 @@ def test_tool_use_round_trip(envoy, upstream):
     assert follow_up == {"role": "user", "content": "And Boston?"}
 
     assert_translated(message, completion_of(response))
+
+
+def test_images_and_documents(envoy, upstream):
+    """DESIGN.md section 4, "Messages": image and PDF blocks become OpenAI parts."""
+    upstream.push(json_reply(fixture_json(COMPLETIONS["text"])))
+    png, pdf = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode(), base64.b64encode(b"%PDF-1.4\n%%EOF").decode()
+    client_for(envoy).messages.create(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "Compare these."},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": pdf}},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "plain notes"}},
+    ]}])
+    parts = upstream.requests[0].json["messages"][0]["content"]
+    assert [part["type"] for part in parts] == ["text", "image_url", "image_url", "file", "text"]
+    assert parts[0]["text"] == "Compare these." and parts[4]["text"] == "plain notes"
+    assert parts[1]["image_url"]["url"] == f"data:image/png;base64,{png}"
+    assert parts[2]["image_url"]["url"] == "https://example.com/cat.jpg"
+    assert parts[3]["file"]["file_data"] == f"data:application/pdf;base64,{pdf}"
+    assert parts[3]["file"]["filename"]  # DESIGN.md lists it without saying what it is
 
 
 def claude_code_system(nonce):
