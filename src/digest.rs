@@ -49,7 +49,9 @@ pub fn base64url(bytes: &[u8]) -> String {
         let symbols = chunk.len() + 1;
         for i in 0..symbols {
             let index = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(BASE64URL[index as usize % 64]));
+            out.push(char::from(
+                BASE64URL.get(index as usize).copied().unwrap_or(b'A'),
+            ));
         }
     }
     out

@@ -3,6 +3,18 @@
 //!
 //! The core (`config`, `sse`, the wire types and `convert`) is pure and tests
 //! natively; `filter` is the only module that talks to the proxy-wasm host.
+//!
+//! A panic inside a wasm VM traps it and fails every later request on that
+//! Envoy worker, so nothing here may unwrap, expect, panic or index.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod anthropic;
 pub mod config;

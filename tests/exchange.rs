@@ -1,0 +1,332 @@
+//! The per-request state machine `filter.rs` drives: routing, header edits,
+//! local replies, and how each kind of response is converted.
+
+mod common;
+
+use anthropic_openai_bridge::config::Config;
+use anthropic_openai_bridge::convert::headers::HeaderEdit;
+use anthropic_openai_bridge::exchange::{
+    route_for, BodyMode, Exchange, LocalReply, Route, Verdict,
+};
+use common::*;
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+fn exchange(config: &str) -> Exchange {
+    Exchange::new(
+        Rc::new(Config::from_json(config.as_bytes()).unwrap()),
+        "msg_fb".to_string(),
+    )
+}
+
+fn openai_upstream() -> Exchange {
+    exchange(r#"{"upstream_protocol":"openai"}"#)
+}
+
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn request_headers(path: &str) -> Vec<(String, String)> {
+    headers(&[
+        (":method", "POST"),
+        (":path", path),
+        ("x-api-key", "sk-1"),
+        ("content-type", "application/json"),
+    ])
+}
+
+fn reply_json(reply: &LocalReply) -> Value {
+    assert_eq!(reply.content_type, "application/json");
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+/// Runs a request through to the point the response arrives.
+fn converted(stream: bool) -> Exchange {
+    let mut ex = openai_upstream();
+    assert!(matches!(
+        ex.on_request_headers(&request_headers("/v1/messages"), false),
+        Verdict::Continue(_)
+    ));
+    let body = json!({"model": "claude", "max_tokens": 10, "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+    ex.on_request_body(body.to_string().as_bytes()).unwrap();
+    ex
+}
+
+#[test]
+fn routes_follow_path_method_and_upstream() {
+    use anthropic_openai_bridge::config::Protocol::*;
+    assert_eq!(
+        route_for(Openai, "POST", "/v1/messages"),
+        Route::AnthropicClient
+    );
+    assert_eq!(
+        route_for(Openai, "POST", "/v1/messages?beta=true"),
+        Route::AnthropicClient
+    );
+    assert_eq!(
+        route_for(Openai, "POST", "/proxy/v1/messages"),
+        Route::AnthropicClient
+    );
+    assert_eq!(route_for(Openai, "GET", "/v1/messages"), Route::Passthrough);
+    assert_eq!(
+        route_for(Openai, "POST", "/v1/messages/count_tokens"),
+        Route::Passthrough
+    );
+    assert_eq!(
+        route_for(Openai, "POST", "/v1/chat/completions"),
+        Route::Passthrough,
+        "already the upstream's protocol"
+    );
+    assert_eq!(route_for(Openai, "POST", "/v1/models"), Route::Passthrough);
+    assert_eq!(
+        route_for(Anthropic, "POST", "/v1/messages"),
+        Route::Passthrough
+    );
+}
+
+#[test]
+fn passthrough_requests_are_not_touched() {
+    let mut ex = openai_upstream();
+    let verdict = ex.on_request_headers(&request_headers("/v1/chat/completions"), false);
+    assert_eq!(verdict, Verdict::Continue(vec![]));
+    assert!(!ex.converts_request());
+    let response = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    assert_eq!(
+        ex.on_response_headers(&response, false, 0),
+        Verdict::Continue(vec![])
+    );
+    assert_eq!(ex.response_body_mode(), BodyMode::Passthrough);
+}
+
+#[test]
+fn converted_request_headers_and_body() {
+    let mut ex = openai_upstream();
+    let Verdict::Continue(edits) =
+        ex.on_request_headers(&request_headers("/v1/messages?beta=true"), false)
+    else {
+        panic!("expected to continue");
+    };
+    assert!(edits.contains(&HeaderEdit::set(":path", "/v1/chat/completions")));
+    assert!(edits.contains(&HeaderEdit::set("authorization", "Bearer sk-1")));
+    assert!(edits.contains(&HeaderEdit::remove("x-api-key")));
+    assert!(ex.converts_request());
+    let body = ex
+        .on_request_body(
+            br#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["messages"], json!([{"role": "user", "content": "hi"}]));
+}
+
+#[test]
+fn bad_bodies_get_a_local_400_in_anthropic_shape() {
+    let mut ex = openai_upstream();
+    ex.on_request_headers(&request_headers("/v1/messages"), false);
+    let reply = ex.on_request_body(b"{oops").unwrap_err();
+    assert_eq!(reply.status, 400);
+    let body = reply_json(&reply);
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON"));
+    // The local reply then passes back through the response callbacks untouched.
+    let response = headers(&[(":status", "400"), ("content-type", "application/json")]);
+    assert_eq!(
+        ex.on_response_headers(&response, false, 0),
+        Verdict::Continue(vec![])
+    );
+    assert_eq!(ex.response_body_mode(), BodyMode::Passthrough);
+}
+
+#[test]
+fn oversized_requests_get_a_413_from_headers_or_buffered_size() {
+    let mut ex = exchange(r#"{"upstream_protocol":"openai","max_request_bytes":100}"#);
+    let mut h = request_headers("/v1/messages");
+    h.push(("content-length".into(), "101".into()));
+    let Verdict::Reply(reply) = ex.on_request_headers(&h, false) else {
+        panic!("expected a 413");
+    };
+    assert_eq!(reply.status, 413);
+    assert_eq!(reply_json(&reply)["error"]["type"], "request_too_large");
+
+    let mut ex = exchange(r#"{"upstream_protocol":"openai","max_request_bytes":100}"#);
+    ex.on_request_headers(&request_headers("/v1/messages"), false);
+    assert_eq!(ex.check_request_size(100), None);
+    assert_eq!(ex.check_request_size(101).map(|r| r.status), Some(413));
+}
+
+#[test]
+fn a_request_without_a_body_is_a_400() {
+    let mut ex = openai_upstream();
+    let Verdict::Reply(reply) = ex.on_request_headers(&request_headers("/v1/messages"), true)
+    else {
+        panic!("expected a 400");
+    };
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply_json(&reply)["error"]["message"],
+        "request body is required"
+    );
+}
+
+#[test]
+fn a_completion_is_buffered_and_replaced_whole() {
+    let mut ex = converted(false);
+    let response = headers(&[
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("content-length", "300"),
+        ("x-request-id", "req_9"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::remove("content-length")));
+    assert!(edits.contains(&HeaderEdit::set("request-id", "req_9")));
+    assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(&fixture("openai/chat-text.json")))
+            .unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["content"][0]["type"], "text");
+}
+
+#[test]
+fn a_stream_is_converted_chunk_by_chunk() {
+    let mut ex = converted(true);
+    let response = headers(&[
+        (":status", "200"),
+        ("content-type", "text/event-stream; charset=utf-8"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert_eq!(ex.response_body_mode(), BodyMode::Stream);
+    let input = fixture("openai/stream-text-include-usage-gpt4o-mini.sse");
+    let (a, b) = input.split_at(input.len() / 2);
+    let mut out = ex.on_stream_chunk(a, false);
+    out.extend(ex.on_stream_chunk(b, false));
+    out.extend(ex.on_stream_chunk(b"", true));
+    let got = check_anthropic_stream(&out);
+    assert_eq!(got.stop_reason.as_deref(), Some("end_turn"));
+}
+
+#[test]
+fn a_json_completion_for_a_streaming_request_is_sent_as_a_stream() {
+    let mut ex = converted(true);
+    let response = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
+    let out = ex.on_buffered_response(&fixture("openai/chat-tool-calls-parallel.json"));
+    let got = check_anthropic_stream(&out);
+    let names: Vec<&str> = got.blocks.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["GetWeatherArgs", "get_stock_price"]);
+    assert_eq!(got.stop_reason.as_deref(), Some("tool_use"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&got.blocks[0].text).unwrap(),
+        json!({"city": "Edinburgh", "country": "GB", "units": "c"})
+    );
+}
+
+#[test]
+fn upstream_errors_keep_their_status_and_retry_after() {
+    for (status, kind) in [
+        ("400", "invalid_request_error"),
+        ("401", "authentication_error"),
+        ("429", "rate_limit_error"),
+        ("500", "api_error"),
+        ("503", "overloaded_error"),
+    ] {
+        let mut ex = converted(true);
+        let response = headers(&[
+            (":status", status),
+            ("content-type", "application/json"),
+            ("retry-after", "7"),
+        ]);
+        let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+            panic!()
+        };
+        assert!(
+            !edits
+                .iter()
+                .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == ":status")),
+            "status {status} is kept"
+        );
+        assert!(!edits.iter().any(
+            |e| matches!(e, HeaderEdit::Set(n, _) | HeaderEdit::Remove(n) if n == "retry-after")
+        ));
+        assert!(
+            edits.contains(&HeaderEdit::set("content-type", "application/json")),
+            "a streaming request gets a JSON error"
+        );
+        let body: Value = serde_json::from_slice(
+            &ex.on_buffered_response(&fixture("openai/error-429-openrouter-upstream.json")),
+        )
+        .unwrap();
+        assert_eq!(body["type"], "error");
+        assert_eq!(body["error"]["type"], kind);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Provider returned error"));
+    }
+}
+
+#[test]
+fn an_html_answer_with_200_becomes_a_502() {
+    let mut ex = converted(false);
+    let response = headers(&[(":status", "200"), ("content-type", "text/html")]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set(":status", "502")));
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(b"<html>captive portal</html>")).unwrap();
+    assert_eq!(body["error"]["type"], "api_error");
+    assert_eq!(
+        body["error"]["message"],
+        "upstream answered with unexpected content-type `text/html`: <html>captive portal</html>"
+    );
+}
+
+#[test]
+fn an_empty_2xx_response_is_a_502() {
+    let mut ex = converted(false);
+    let Verdict::Reply(reply) = ex.on_response_headers(&headers(&[(":status", "200")]), true, 0)
+    else {
+        panic!()
+    };
+    assert_eq!(reply.status, 502);
+    assert_eq!(
+        reply_json(&reply)["error"]["message"],
+        "upstream returned an empty response"
+    );
+}
+
+#[test]
+fn rate_limit_reset_durations_become_timestamps() {
+    let mut ex = converted(false);
+    let response = headers(&[
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("x-ratelimit-reset-tokens", "1m30s"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 1_800_000_000) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set(
+        "anthropic-ratelimit-tokens-reset",
+        "2027-01-15T08:01:30Z"
+    )));
+}
