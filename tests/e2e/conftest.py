@@ -196,9 +196,10 @@ def start_envoy(mock_server, tmp_path):
 def validate_config(mock_server, tmp_path):
     """Factory: `envoy --mode validate` on a rendered config; returns the process result."""
 
-    def validate(**render_options):
+    def validate(upstream_url=None, **render_options):
+        config = render_config(upstream_url or mock_server.url, **render_options)
         path = tmp_path / "validate.yaml"
-        path.write_text(yaml.safe_dump(render_config(mock_server.url, **render_options), sort_keys=False))
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
         command = [str(ENVOY_BIN), "--mode", "validate", "-c", str(path), "--use-dynamic-base-id"]
         return subprocess.run(command, capture_output=True, text=True, timeout=60)
 

@@ -14,7 +14,7 @@ import envoy_config
 import openai
 import pytest
 from mock_upstream import MockUpstream, RecordedRequest, Reply, demo_responder, json_reply, sse_reply
-from rawhttp import send
+from rawhttp import send, sse_events
 
 BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x" * 5000}]}).encode()
 
@@ -111,6 +111,11 @@ def test_rendered_shipped_config_validates(validate_config, with_filter):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_rendered_https_config_validates(validate_config):
+    result = validate_config("https://api.openai.com", with_filter=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_plain_envoy_forwards_chunked_request_and_streamed_reply(passthrough_envoy, upstream):
     data = b"".join(b'data: {"n": %d}\n\n' % i for i in range(50))
     upstream.push(sse_reply(data, piece=7, delay=0.001))
@@ -135,12 +140,7 @@ def json_request(path, body):
 
 def sse_payloads(stream):
     """The `data:` payloads of an SSE byte stream, JSON-decoded except [DONE]."""
-    payloads = []
-    for line in stream.decode().splitlines():
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            payloads.append(data if data == "[DONE]" else json.loads(data))
-    return payloads
+    return [data if data == "[DONE]" else json.loads(data) for _, data in sse_events(stream)]
 
 
 def test_demo_satisfies_the_official_sdks():
