@@ -63,6 +63,7 @@ class Envoy:
             "--concurrency", "1", "--use-dynamic-base-id",
             "--admin-address-path", str(self.admin_path),
             "--log-level", "info", "--component-log-level", "wasm:debug",
+            "--file-flush-interval-msec", "100",  # access log lines show up while the test runs
         ]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

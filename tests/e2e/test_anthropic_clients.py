@@ -259,7 +259,8 @@ def test_tool_use_round_trip(envoy, upstream):
 def test_images_and_documents(envoy, upstream):
     """DESIGN.md section 4, "Messages": image and PDF blocks become OpenAI parts."""
     upstream.push(json_reply(fixture_json(COMPLETIONS["text"])))
-    png, pdf = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode(), base64.b64encode(b"%PDF-1.4\n%%EOF").decode()
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
+    pdf = base64.b64encode(b"%PDF-1.4\n%%EOF").decode()
     client_for(envoy).messages.create(model=MODEL, max_tokens=100, messages=[{"role": "user", "content": [
         {"type": "text", "text": "Compare these."},
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
