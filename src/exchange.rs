@@ -12,9 +12,13 @@ use crate::convert::anthropic_client::{
     headers as a_headers, request as a_request, response as a_response, stream as a_stream,
 };
 use crate::convert::error::{
-    anthropic_error_body, anthropic_error_type, read_upstream_error, ClientError,
+    anthropic_error_body, anthropic_error_type, openai_error_body, openai_error_type,
+    read_upstream_error, ClientError,
 };
 use crate::convert::headers::{header, path_only, HeaderEdit};
+use crate::convert::openai_client::{
+    headers as o_headers, request as o_request, response as o_response, stream as o_stream,
+};
 use std::rc::Rc;
 
 /// Which conversion, if any, an exchange gets; decided from the request line.
@@ -24,6 +28,8 @@ pub enum Route {
     Passthrough,
     /// An Anthropic Messages client on an OpenAI upstream.
     AnthropicClient,
+    /// An OpenAI Chat Completions client on an Anthropic upstream.
+    OpenAiClient,
 }
 
 /// The route for a request: a POST whose path ends in the client protocol's
@@ -35,6 +41,7 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
     }
     match upstream {
         Protocol::Openai if path.ends_with(a_headers::CLIENT_SUFFIX) => Route::AnthropicClient,
+        Protocol::Anthropic if path.ends_with(o_headers::CLIENT_SUFFIX) => Route::OpenAiClient,
         _ => Route::Passthrough,
     }
 }
@@ -79,7 +86,15 @@ enum Response {
         status: u16,
         reason: Option<String>,
     },
-    Stream(Box<a_stream::StreamConverter>),
+    AnthropicStream(Box<a_stream::StreamConverter>),
+    OpenAiStream(Box<o_stream::StreamConverter>),
+}
+
+/// What the response conversion needs to know about the converted request.
+#[derive(Debug)]
+enum Context {
+    Anthropic(a_response::ResponseContext),
+    OpenAi(o_response::ResponseContext),
 }
 
 #[derive(Debug)]
@@ -88,7 +103,7 @@ pub struct Exchange {
     route: Route,
     fallback_id: String,
     stream_requested: bool,
-    ctx: Option<a_response::ResponseContext>,
+    ctx: Option<Context>,
     replied_locally: bool,
     response: Response,
 }
@@ -138,7 +153,10 @@ impl Exchange {
                 self.reply(ClientError::invalid_request("request body is required")),
             );
         }
-        Verdict::Continue(a_headers::request_edits(headers, path, &self.config))
+        Verdict::Continue(match self.route {
+            Route::OpenAiClient => o_headers::request_edits(headers, path, &self.config),
+            _ => a_headers::request_edits(headers, path, &self.config),
+        })
     }
 
     /// True when the request body must be buffered and converted.
@@ -157,15 +175,30 @@ impl Exchange {
         if let Some(reply) = self.check_request_size(body.len()) {
             return Err(reply);
         }
-        match a_request::convert_request(body, &self.config) {
-            Ok(converted) => {
-                self.stream_requested = converted.stream;
-                self.ctx = Some(a_response::ResponseContext {
-                    tool_names: converted.tool_names,
-                    model: converted.model,
+        let converted = match self.route {
+            Route::OpenAiClient => o_request::convert_request(body, &self.config).map(|c| {
+                let ctx = o_response::ResponseContext {
+                    model: c.model,
+                    created: 0,
                     fallback_id: self.fallback_id.clone(),
-                });
-                Ok(converted.body)
+                    include_usage: c.include_usage,
+                };
+                (c.body, c.stream, Context::OpenAi(ctx))
+            }),
+            _ => a_request::convert_request(body, &self.config).map(|c| {
+                let ctx = a_response::ResponseContext {
+                    tool_names: c.tool_names,
+                    model: c.model,
+                    fallback_id: self.fallback_id.clone(),
+                };
+                (c.body, c.stream, Context::Anthropic(ctx))
+            }),
+        };
+        match converted {
+            Ok((body, stream, ctx)) => {
+                self.stream_requested = stream;
+                self.ctx = Some(ctx);
+                Ok(body)
             }
             Err(error) => Err(self.reply(error)),
         }
@@ -178,7 +211,15 @@ impl Exchange {
         LocalReply {
             status: error.status,
             content_type: JSON,
-            body: anthropic_error_body(anthropic_error_type(error.status), &error.message),
+            body: self.error_body(error.status, &error.message, None),
+        }
+    }
+
+    /// An error body in the client's protocol.
+    fn error_body(&self, status: u16, message: &str, code: Option<&str>) -> Vec<u8> {
+        match self.route {
+            Route::OpenAiClient => openai_error_body(openai_error_type(status), message, code),
+            _ => anthropic_error_body(anthropic_error_type(status), message),
         }
     }
 
@@ -189,9 +230,15 @@ impl Exchange {
         end_of_stream: bool,
         now_seconds: u64,
     ) -> Verdict {
-        let Some(ctx) = self.ctx.as_ref().filter(|_| !self.replied_locally) else {
+        if self.replied_locally {
+            return Verdict::Continue(Vec::new());
+        }
+        let Some(ctx) = self.ctx.as_mut() else {
             return Verdict::Continue(Vec::new());
         };
+        if let Context::OpenAi(ctx) = ctx {
+            ctx.created = now_seconds;
+        }
         let status = header(headers, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
@@ -209,12 +256,17 @@ impl Exchange {
         }
         self.response = match (success, self.stream_requested, is_sse, is_json) {
             (false, ..) => Response::Error {
-                status,
+                status: self.client_status(status),
                 reason: None,
             },
-            (true, true, true, _) => {
-                Response::Stream(Box::new(a_stream::StreamConverter::new(ctx.clone())))
-            }
+            (true, true, true, _) => match ctx {
+                Context::Anthropic(ctx) => {
+                    Response::AnthropicStream(Box::new(a_stream::StreamConverter::new(ctx.clone())))
+                }
+                Context::OpenAi(ctx) => {
+                    Response::OpenAiStream(Box::new(o_stream::StreamConverter::new(ctx.clone())))
+                }
+            },
             (true, true, false, true) => Response::CompletionAsStream,
             (true, false, false, true) => Response::Completion,
             (true, ..) => Response::Error {
@@ -225,24 +277,38 @@ impl Exchange {
             },
         };
         let (content_type, new_status) = match &self.response {
-            Response::Stream(_) | Response::CompletionAsStream => (EVENT_STREAM, None),
+            Response::AnthropicStream(_)
+            | Response::OpenAiStream(_)
+            | Response::CompletionAsStream => (EVENT_STREAM, None),
             Response::Error {
                 status: bridge_status,
                 ..
             } => (JSON, (*bridge_status != status).then_some(*bridge_status)),
             Response::Completion | Response::Passthrough => (JSON, None),
         };
-        let mut edits = a_headers::response_edits(headers, content_type, now_seconds);
+        let mut edits = match self.route {
+            Route::OpenAiClient => o_headers::response_edits(headers, content_type, now_seconds),
+            _ => a_headers::response_edits(headers, content_type, now_seconds),
+        };
         if let Some(new_status) = new_status {
             edits.push(HeaderEdit::set(":status", new_status.to_string()));
         }
         Verdict::Continue(edits)
     }
 
+    /// The status the client sees for an upstream error status: OpenAI
+    /// clients know no 529, Anthropic's "overloaded", so they get 503.
+    fn client_status(&self, status: u16) -> u16 {
+        match (self.route, status) {
+            (Route::OpenAiClient, 529) => 503,
+            _ => status,
+        }
+    }
+
     pub fn response_body_mode(&self) -> BodyMode {
         match self.response {
             Response::Passthrough => BodyMode::Passthrough,
-            Response::Stream(_) => BodyMode::Stream,
+            Response::AnthropicStream(_) | Response::OpenAiStream(_) => BodyMode::Stream,
             _ => BodyMode::Buffer,
         }
     }
@@ -252,33 +318,57 @@ impl Exchange {
         let Some(ctx) = self.ctx.as_ref() else {
             return body.to_vec();
         };
-        match &self.response {
-            Response::Completion => a_response::convert_response(body, ctx),
-            Response::CompletionAsStream => match a_response::message_from_body(body, ctx) {
-                Ok(message) => a_stream::message_as_stream(&message),
-                Err(message) => a_stream::error_stream("api_error", &message),
-            },
-            Response::Error { status, reason } => {
+        match (&self.response, ctx) {
+            (Response::Completion, Context::Anthropic(ctx)) => {
+                a_response::convert_response(body, ctx)
+            }
+            (Response::Completion, Context::OpenAi(ctx)) => o_response::convert_response(body, ctx),
+            (Response::CompletionAsStream, Context::Anthropic(ctx)) => {
+                match a_response::message_from_body(body, ctx) {
+                    Ok(message) => a_stream::message_as_stream(&message),
+                    Err(message) => a_stream::error_stream("api_error", &message),
+                }
+            }
+            (Response::CompletionAsStream, Context::OpenAi(ctx)) => {
+                match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
+                    Ok(message) if message.kind.as_str() == "message" => {
+                        o_stream::message_as_stream(message, ctx)
+                    }
+                    _ => {
+                        let error = read_upstream_error(200, body);
+                        o_stream::error_stream("api_error", &error.message)
+                    }
+                }
+            }
+            (Response::Error { status, reason }, _) => {
                 let upstream = read_upstream_error(*status, body);
                 let message = match reason {
                     Some(reason) => format!("{reason}: {}", upstream.message),
                     None => upstream.message,
                 };
-                anthropic_error_body(anthropic_error_type(*status), &message)
+                self.error_body(*status, &message, upstream.kind.as_deref())
             }
-            Response::Passthrough | Response::Stream(_) => body.to_vec(),
+            _ => body.to_vec(),
         }
     }
 
     /// The next piece of a streamed response: its converted bytes.
     pub fn on_stream_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
-        let Response::Stream(converter) = &mut self.response else {
-            return chunk.to_vec();
-        };
         let mut out = Vec::with_capacity(chunk.len() * 2 + 64);
-        converter.push(chunk, &mut out);
-        if end_of_stream {
-            converter.finish(&mut out);
+        match &mut self.response {
+            Response::AnthropicStream(converter) => {
+                converter.push(chunk, &mut out);
+                if end_of_stream {
+                    converter.finish(&mut out);
+                }
+            }
+            Response::OpenAiStream(converter) => {
+                converter.push(chunk, &mut out);
+                if end_of_stream {
+                    converter.finish(&mut out);
+                }
+            }
+            _ => out.extend_from_slice(chunk),
         }
         out
     }

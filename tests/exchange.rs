@@ -330,3 +330,140 @@ fn rate_limit_reset_durations_become_timestamps() {
         "2027-01-15T08:01:30Z"
     )));
 }
+
+fn anthropic_upstream() -> Exchange {
+    exchange(r#"{"upstream_protocol":"anthropic"}"#)
+}
+
+fn converted_openai(stream: bool, include_usage: bool) -> Exchange {
+    let mut ex = anthropic_upstream();
+    let h = headers(&[
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("authorization", "Bearer sk-ant"),
+    ]);
+    assert!(matches!(
+        ex.on_request_headers(&h, false),
+        Verdict::Continue(_)
+    ));
+    let body = json!({"model": "gpt-4o", "stream": stream, "stream_options": {"include_usage": include_usage}, "messages": [{"role": "user", "content": "hi"}]});
+    ex.on_request_body(body.to_string().as_bytes()).unwrap();
+    ex
+}
+
+#[test]
+fn openai_clients_route_to_an_anthropic_upstream() {
+    use anthropic_openai_bridge::config::Protocol::*;
+    assert_eq!(
+        route_for(Anthropic, "POST", "/v1/chat/completions"),
+        Route::OpenAiClient
+    );
+    assert_eq!(
+        route_for(
+            Anthropic,
+            "POST",
+            "/openai/v1/chat/completions?api-version=1"
+        ),
+        Route::OpenAiClient
+    );
+    assert_eq!(
+        route_for(Anthropic, "POST", "/v1/messages"),
+        Route::Passthrough,
+        "already the upstream's protocol"
+    );
+    let mut ex = anthropic_upstream();
+    let h = headers(&[
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("authorization", "Bearer sk-ant"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_request_headers(&h, false) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set(":path", "/v1/messages")));
+    assert!(edits.contains(&HeaderEdit::set("x-api-key", "sk-ant")));
+    assert!(edits.contains(&HeaderEdit::set("anthropic-version", "2023-06-01")));
+}
+
+#[test]
+fn openai_clients_get_local_errors_in_openai_shape() {
+    let mut ex = anthropic_upstream();
+    let h = headers(&[(":method", "POST"), (":path", "/v1/chat/completions")]);
+    ex.on_request_headers(&h, false);
+    let reply = ex
+        .on_request_body(br#"{"model":"m","messages":[],"n":1}"#)
+        .unwrap_err();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply_json(&reply),
+        json!({"error": {"message": "messages: at least one message is required", "type": "invalid_request_error", "param": null, "code": null}})
+    );
+}
+
+#[test]
+fn overloaded_529_becomes_503_for_openai_clients() {
+    let mut ex = converted_openai(true, false);
+    let response = headers(&[
+        (":status", "529"),
+        ("content-type", "application/json"),
+        ("request-id", "req_1"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set(":status", "503")));
+    assert!(edits.contains(&HeaderEdit::set("x-request-id", "req_1")));
+    assert!(
+        edits.contains(&HeaderEdit::set("content-type", "application/json")),
+        "a streaming request gets a JSON error"
+    );
+    let body: Value = serde_json::from_slice(&ex.on_buffered_response(
+        br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"message": "Overloaded", "type": "server_error", "param": null, "code": "overloaded_error"}})
+    );
+}
+
+#[test]
+fn openai_streams_and_completions_carry_the_host_clock() {
+    let mut ex = converted_openai(false, false);
+    let response = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    ex.on_response_headers(&response, false, 1_234_567);
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(&fixture("anthropic/msg-text.json")))
+            .unwrap();
+    assert_eq!(body["created"], 1_234_567);
+
+    let mut ex = converted_openai(true, true);
+    let response = headers(&[(":status", "200"), ("content-type", "text/event-stream")]);
+    ex.on_response_headers(&response, false, 7_654_321);
+    assert_eq!(ex.response_body_mode(), BodyMode::Stream);
+    let mut out = ex.on_stream_chunk(&fixture("anthropic/stream-text-minimal.sse"), false);
+    out.extend(ex.on_stream_chunk(b"", true));
+    let got = check_openai_stream(&out);
+    assert_eq!(got.created, 7_654_321);
+    assert!(got.usage.is_some(), "include_usage was asked for");
+}
+
+#[test]
+fn a_json_message_for_a_streaming_openai_request_is_sent_as_chunks() {
+    let mut ex = converted_openai(true, true);
+    let response = headers(&[(":status", "200"), ("content-type", "application/json")]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 5) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    let got =
+        check_openai_stream(&ex.on_buffered_response(&fixture("anthropic/msg-tool-use.json")));
+    assert_eq!(got.tools.len(), 2);
+    assert_eq!(got.tools[1].2, "get_time");
+    assert_eq!(got.finish_reason.as_deref(), Some("tool_calls"));
+    assert_eq!(
+        got.usage.unwrap()["completion_tokens"],
+        fixture_json("anthropic/msg-tool-use.json")["usage"]["output_tokens"]
+    );
+    assert!(got.done);
+}

@@ -4,6 +4,8 @@
 
 use crate::wire::CowStr;
 use crate::{anthropic, openai};
+use serde::de::IgnoredAny;
+use serde_json::error::Category;
 use serde_json::Value;
 
 /// Longest upstream text kept as an error message.
@@ -30,6 +32,24 @@ impl ClientError {
             message: format!("request body is larger than the bridge's limit of {limit} bytes"),
         }
     }
+}
+
+/// Parses a client's request body into `T`; a 400 otherwise that says
+/// whether the JSON itself is malformed or its shape is wrong. Errors inside
+/// an array element are reported with its index, which hides their category,
+/// so only on that error path is the body checked for well-formedness again.
+pub fn parse_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let syntax = match e.classify() {
+            Category::Data => serde_json::from_slice::<IgnoredAny>(body).err(),
+            _ => None,
+        };
+        ClientError::invalid_request(match (e.classify(), syntax) {
+            (_, Some(syntax)) => format!("malformed JSON in request body: {syntax}"),
+            (Category::Data, None) => format!("invalid request: {e}"),
+            _ => format!("malformed JSON in request body: {e}"),
+        })
+    })
 }
 
 /// Anthropic's error `type` for an HTTP status.

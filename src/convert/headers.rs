@@ -92,6 +92,51 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// RFC 3339 (`2026-11-21T19:34:00Z`, fractions and offsets allowed) →
+/// seconds since the epoch.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let (date, time) = text.trim().split_once(['T', 't', ' '])?;
+    let mut date_parts = date.splitn(3, '-');
+    let year: u64 = date_parts.next()?.parse().ok()?;
+    let month: u64 = date_parts.next()?.parse().ok()?;
+    let day: u64 = date_parts.next()?.parse().ok()?;
+    let (clock, offset_seconds) = split_offset(time)?;
+    let mut clock_parts = clock.splitn(3, ':');
+    let hour: u64 = clock_parts.next()?.parse().ok()?;
+    let minute: u64 = clock_parts.next()?.parse().ok()?;
+    let second: f64 = clock_parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year < 1970 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let local = days * 86_400 + hour * 3600 + minute * 60 + second as u64;
+    u64::try_from(i64::try_from(local).ok()? - offset_seconds).ok()
+}
+
+/// Splits `HH:MM:SS(.f)(Z|±HH:MM)` into the clock and the offset in seconds.
+fn split_offset(time: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        return Some((clock, 0));
+    }
+    let at = time.rfind(['+', '-'])?;
+    let (clock, offset) = time.split_at(at);
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let (hours, minutes) = offset.get(1..)?.split_once(':')?;
+    let seconds = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+    Some((clock, sign * seconds))
+}
+
+/// (year, month, day) → days since 1970-01-01; the inverse of `civil_from_days`.
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year / 400;
+    let yoe = year - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// OpenAI's reset durations (`6m0s`, `1.5s`, `20ms`) → seconds.
 pub fn parse_duration(text: &str) -> Option<f64> {
     let mut total = 0.0;
@@ -158,6 +203,23 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_376_022), "2026-11-22T19:33:42Z");
+    }
+
+    #[test]
+    fn rfc3339_round_trips_and_accepts_offsets_and_fractions() {
+        for t in [0, 951_782_400, 1_795_376_022, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t));
+        }
+        assert_eq!(
+            parse_rfc3339("2026-11-22T19:33:42.123Z"),
+            Some(1_795_376_022)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T21:33:42+02:00"),
+            Some(1_795_376_022)
+        );
+        assert_eq!(parse_rfc3339("tomorrow"), None);
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
     }
 
     #[test]

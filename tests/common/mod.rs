@@ -331,3 +331,255 @@ pub fn openai_stream_facts(sse: &[u8]) -> OpenAiStreamFacts {
     }
     facts
 }
+
+/// What an OpenAI client reassembles from a stream of chunks.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chunks {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub role: String,
+    pub content: String,
+    pub reasoning: String,
+    /// Per tool-call index: id, name, concatenated arguments.
+    pub tools: Vec<(u64, String, String, String)>,
+    pub thinking_blocks: Vec<Value>,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Value>,
+    pub error: Option<Value>,
+    pub pings: usize,
+    pub done: bool,
+}
+
+/// Checks the OpenAI chunk grammar and reassembles the answer: every chunk
+/// `data: {json}\n\n` with the same id/created/model, the role first,
+/// `finish_reason` exactly once, a usage chunk (`choices: []`) only after
+/// it, then `data: [DONE]`; or a final `{"error": …}` chunk.
+pub fn check_openai_stream(sse: &[u8]) -> Chunks {
+    let text = std::str::from_utf8(sse).expect("output is UTF-8");
+    assert!(
+        text.is_empty() || text.ends_with("\n\n"),
+        "output ends mid-event: {text:?}"
+    );
+    let mut out = Chunks::default();
+    let mut ended = false;
+    for block in text.split_terminator("\n\n") {
+        assert!(!ended, "data after the end of the stream: {block:?}");
+        if block == ": ping" {
+            out.pings += 1;
+            continue;
+        }
+        let data = block
+            .strip_prefix("data: ")
+            .unwrap_or_else(|| panic!("bad event {block:?}"));
+        assert!(!data.contains('\n'), "one line per chunk");
+        if data == "[DONE]" {
+            assert!(out.finish_reason.is_some(), "[DONE] before a finish_reason");
+            out.done = true;
+            ended = true;
+            continue;
+        }
+        let chunk: Value =
+            serde_json::from_str(data).unwrap_or_else(|e| panic!("bad JSON {data:?}: {e}"));
+        if let Some(error) = chunk.get("error") {
+            for key in ["message", "type", "code"] {
+                assert!(
+                    error.get(key).is_some(),
+                    "error chunk without {key}: {chunk}"
+                );
+            }
+            out.error = Some(error.clone());
+            ended = true;
+            continue;
+        }
+        assert_eq!(chunk["object"], "chat.completion.chunk");
+        let id = chunk["id"].as_str().unwrap().to_string();
+        let created = chunk["created"].as_u64().unwrap();
+        let model = chunk["model"].as_str().unwrap().to_string();
+        if out.id.is_empty() {
+            (out.id, out.created, out.model) = (id, created, model);
+        } else {
+            assert_eq!(
+                (&id, created, &model),
+                (&out.id, out.created, &out.model),
+                "one id/created/model per stream"
+            );
+        }
+        let choices = chunk["choices"].as_array().unwrap();
+        if choices.is_empty() {
+            assert!(
+                out.finish_reason.is_some(),
+                "usage chunk before the finish chunk"
+            );
+            assert!(out.usage.is_none(), "second usage chunk");
+            out.usage = Some(chunk["usage"].clone());
+            continue;
+        }
+        assert!(out.usage.is_none(), "chunk after the usage chunk");
+        assert_eq!(choices.len(), 1);
+        let choice = &choices[0];
+        assert_eq!(choice["index"], 0);
+        assert!(
+            out.finish_reason.is_none(),
+            "chunk after the finish chunk: {chunk}"
+        );
+        let delta = &choice["delta"];
+        if let Some(role) = delta["role"].as_str() {
+            assert!(out.role.is_empty(), "role sent twice");
+            out.role = role.to_string();
+        } else {
+            assert!(!out.role.is_empty(), "first chunk must carry the role");
+        }
+        out.content
+            .push_str(delta["content"].as_str().unwrap_or(""));
+        out.reasoning
+            .push_str(delta["reasoning_content"].as_str().unwrap_or(""));
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            let index = call["index"]
+                .as_u64()
+                .expect("tool call delta without index");
+            match out.tools.iter_mut().find(|t| t.0 == index) {
+                Some(tool) => {
+                    assert!(call.get("id").is_none(), "id repeated for tool {index}");
+                    tool.3
+                        .push_str(call["function"]["arguments"].as_str().unwrap_or(""));
+                }
+                None => {
+                    assert_eq!(
+                        index,
+                        out.tools.len() as u64,
+                        "tool call indexes must count 0, 1, 2…"
+                    );
+                    assert_eq!(call["type"], "function");
+                    out.tools.push((
+                        index,
+                        call["id"].as_str().unwrap().to_string(),
+                        call["function"]["name"].as_str().unwrap().to_string(),
+                        call["function"]["arguments"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        if let Some(blocks) = delta["thinking_blocks"].as_array() {
+            out.thinking_blocks.extend(blocks.iter().cloned());
+        }
+        if let Some(finish) = choice["finish_reason"].as_str() {
+            out.finish_reason = Some(finish.to_string());
+        } else {
+            assert!(
+                choice["finish_reason"].is_null(),
+                "finish_reason must be null until the end"
+            );
+        }
+    }
+    assert!(ended, "stream did not end with [DONE] or an error");
+    out
+}
+
+/// What an Anthropic event stream says, computed independently of the
+/// bridge: the oracle the converted OpenAI chunks are checked against.
+#[derive(Debug, Default, PartialEq)]
+pub struct AnthropicStreamFacts {
+    pub id: String,
+    pub model: String,
+    pub text: String,
+    pub thinking: Vec<(String, String)>,
+    /// Client tool calls in order: id, name, concatenated input JSON.
+    pub tools: Vec<(String, String, String)>,
+    pub stop_reason: Option<String>,
+    pub input_tokens: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+    pub output_tokens: u64,
+    pub error: Option<String>,
+}
+
+pub fn anthropic_stream_facts(sse: &[u8]) -> AnthropicStreamFacts {
+    let text = String::from_utf8_lossy(sse).replace("\r\n", "\n");
+    let mut facts = AnthropicStreamFacts::default();
+    let mut kinds: Vec<(u64, String)> = Vec::new();
+    let usage = |facts: &mut AnthropicStreamFacts, u: &Value| {
+        if let Some(n) = u["input_tokens"].as_u64() {
+            facts.input_tokens = n;
+        }
+        if let Some(n) = u["cache_read_input_tokens"].as_u64() {
+            facts.cache_read = n;
+        }
+        if let Some(n) = u["cache_creation_input_tokens"].as_u64() {
+            facts.cache_creation = n;
+        }
+        if let Some(n) = u["output_tokens"].as_u64() {
+            facts.output_tokens = n;
+        }
+    };
+    for line in text.lines() {
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let event: Value = serde_json::from_str(data.trim()).unwrap();
+        match event["type"].as_str().unwrap() {
+            "message_start" => {
+                facts.id = event["message"]["id"].as_str().unwrap().to_string();
+                facts.model = event["message"]["model"].as_str().unwrap().to_string();
+                usage(&mut facts, &event["message"]["usage"]);
+            }
+            "content_block_start" => {
+                let block = &event["content_block"];
+                let kind = block["type"].as_str().unwrap().to_string();
+                match kind.as_str() {
+                    "text" => facts.text.push_str(block["text"].as_str().unwrap_or("")),
+                    "thinking" => facts.thinking.push((String::new(), String::new())),
+                    "tool_use" => facts.tools.push((
+                        block["id"].as_str().unwrap().to_string(),
+                        block["name"].as_str().unwrap().to_string(),
+                        String::new(),
+                    )),
+                    _ => {}
+                }
+                kinds.push((event["index"].as_u64().unwrap(), kind));
+            }
+            "content_block_delta" => {
+                let index = event["index"].as_u64().unwrap();
+                let kind = kinds
+                    .iter()
+                    .rev()
+                    .find(|k| k.0 == index)
+                    .map(|k| k.1.as_str())
+                    .unwrap_or("");
+                let delta = &event["delta"];
+                match (kind, delta["type"].as_str().unwrap()) {
+                    ("text", "text_delta") => facts.text.push_str(delta["text"].as_str().unwrap()),
+                    ("thinking", "thinking_delta") => facts
+                        .thinking
+                        .last_mut()
+                        .unwrap()
+                        .0
+                        .push_str(delta["thinking"].as_str().unwrap()),
+                    ("thinking", "signature_delta") => facts
+                        .thinking
+                        .last_mut()
+                        .unwrap()
+                        .1
+                        .push_str(delta["signature"].as_str().unwrap()),
+                    ("tool_use", "input_json_delta") => facts
+                        .tools
+                        .last_mut()
+                        .unwrap()
+                        .2
+                        .push_str(delta["partial_json"].as_str().unwrap()),
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                facts.stop_reason = event["delta"]["stop_reason"].as_str().map(str::to_string);
+                usage(&mut facts, &event["usage"]);
+            }
+            "error" => facts.error = Some(event["error"]["message"].as_str().unwrap().to_string()),
+            _ => {}
+        }
+    }
+    facts
+}

@@ -14,7 +14,6 @@ use crate::openai::{
     FunctionDef, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions, ToolCall,
 };
 use crate::wire::{CowStr, RawJson, TextOr};
-use serde_json::error::Category;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
@@ -60,12 +59,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
 
 /// Parses the body, telling malformed JSON apart from a wrong shape.
 pub fn parse_request(body: &[u8]) -> Result<MessagesRequest<'_>, ClientError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ClientError::invalid_request(match e.classify() {
-            Category::Data => format!("invalid request: {e}"),
-            _ => format!("malformed JSON in request body: {e}"),
-        })
-    })
+    crate::convert::error::parse_body(body)
 }
 
 /// Every tool name the request mentions: tools, `tool_choice`, history.

@@ -1,0 +1,192 @@
+//! Anthropic message → OpenAI chat completion (DESIGN.md section 5,
+//! "Response"), plus the stop-reason and usage rules the stream shares.
+
+use crate::anthropic::{ContentBlock, Message, Usage};
+use crate::convert::error::{openai_error_body, openai_error_type, upstream_error_from_json};
+use crate::openai::{
+    ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
+};
+use crate::wire::{CowStr, TextOr};
+use std::borrow::Cow;
+
+/// What the response conversion knows about the request.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseContext {
+    /// The model sent upstream, used when the upstream names none.
+    pub model: String,
+    /// `created` for the completion: the host clock when the response began.
+    pub created: u64,
+    pub fallback_id: String,
+    pub include_usage: bool,
+}
+
+/// Converts a 2xx message body; a body that is not a message becomes an
+/// OpenAI error body (the status is already on its way to the client).
+pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> Vec<u8> {
+    match serde_json::from_slice::<Message<'_>>(body) {
+        Ok(message) if message.kind.as_str() == "message" => {
+            serde_json::to_vec(&completion_from_message(message, ctx)).unwrap_or_default()
+        }
+        _ => {
+            let json = serde_json::from_slice::<serde_json::Value>(body).ok();
+            let message = match json.as_ref().and_then(upstream_error_from_json) {
+                Some(error) => error.message,
+                None => "upstream returned a response that is not a message".to_string(),
+            };
+            log::warn!("upstream 2xx body is not an Anthropic message: {message}");
+            openai_error_body(openai_error_type(502), &message, None)
+        }
+    }
+}
+
+pub fn completion_from_message<'a>(
+    message: Message<'a>,
+    ctx: &ResponseContext,
+) -> ChatCompletion<'a> {
+    let usage = openai_usage(&message.usage);
+    let finish = finish_reason(message.stop_reason.as_deref());
+    let mut texts: Vec<CowStr<'a>> = Vec::new();
+    let mut reasoning: Vec<CowStr<'a>> = Vec::new();
+    let mut thinking_blocks = Vec::new();
+    let mut tool_calls = Vec::new();
+    for block in message.content {
+        match block.kind.as_str() {
+            "text" => texts.extend(block.text),
+            "thinking" => {
+                reasoning.extend(block.thinking.clone());
+                thinking_blocks.push(replay_block(block));
+            }
+            "redacted_thinking" => thinking_blocks.push(replay_block(block)),
+            "tool_use" => tool_calls.push(tool_call(block, None)),
+            other => log::debug!("skipped a `{other}` block: it ran on the upstream's side"),
+        }
+    }
+    let content = match (texts.is_empty(), tool_calls.is_empty()) {
+        (true, false) => None,
+        _ => Some(TextOr::Text(concat(texts))),
+    };
+    ChatCompletion {
+        id: non_empty(message.id).unwrap_or_else(|| ctx.fallback_id.clone().into()),
+        object: CowStr::borrowed("chat.completion"),
+        created: ctx.created,
+        model: non_empty(message.model).unwrap_or_else(|| ctx.model.clone().into()),
+        choices: vec![Choice {
+            index: 0,
+            message: ChatMessage {
+                role: Some(CowStr::borrowed("assistant")),
+                content,
+                reasoning_content: (!reasoning.is_empty()).then(|| concat(reasoning)),
+                thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
+                tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                ..Default::default()
+            },
+            finish_reason: Some(CowStr::borrowed(finish)),
+            stop_reason: None,
+        }],
+        usage: Some(usage),
+    }
+}
+
+fn non_empty(s: CowStr<'_>) -> Option<CowStr<'_>> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Text blocks are pieces of one answer (citations split it mid-sentence),
+/// so they are concatenated as they are.
+fn concat(mut texts: Vec<CowStr<'_>>) -> CowStr<'_> {
+    if texts.len() == 1 {
+        return texts.pop().unwrap_or_default();
+    }
+    texts.iter().map(|t| t.as_str()).collect::<String>().into()
+}
+
+/// A thinking or redacted_thinking block as the client must send it back:
+/// the type, the text or data, and the signature, nothing else.
+pub fn replay_block(block: ContentBlock<'_>) -> ContentBlock<'_> {
+    ContentBlock {
+        kind: block.kind,
+        thinking: block.thinking,
+        signature: block.signature,
+        data: block.data,
+        ..Default::default()
+    }
+}
+
+/// `tool_use` → `{id, type: function, function: {name, arguments}}`, the
+/// input written as compact JSON; `index` set in stream deltas.
+pub fn tool_call(block: ContentBlock<'_>, index: Option<u32>) -> ToolCall<'_> {
+    let arguments = block.input.map_or(CowStr::borrowed("{}"), |input| {
+        compact_json(input.into_text())
+    });
+    ToolCall {
+        index,
+        id: block.id,
+        kind: Some(CowStr::borrowed("function")),
+        function: Some(FunctionCall {
+            name: block.name,
+            arguments: Some(arguments),
+        }),
+    }
+}
+
+/// JSON text without insignificant whitespace (borrowed when already compact).
+pub fn compact_json(text: CowStr<'_>) -> CowStr<'_> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let needs_work = text.bytes().any(|b| {
+        let outside = !in_string;
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            _ => {}
+        }
+        outside && b.is_ascii_whitespace()
+    });
+    if !needs_work {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            c if !in_string && c.is_ascii_whitespace() => continue,
+            _ => {}
+        }
+        out.push(c);
+    }
+    CowStr(Cow::Owned(out))
+}
+
+/// `stop_reason` → `finish_reason`.
+pub fn finish_reason(stop: Option<&str>) -> &'static str {
+    match stop {
+        Some("max_tokens" | "model_context_window_exceeded") => "length",
+        Some("tool_use") => "tool_calls",
+        Some("refusal") => "content_filter",
+        _ => "stop",
+    }
+}
+
+/// Anthropic usage → OpenAI usage: cache reads and writes are part of the
+/// prompt, and reads are reported as cached.
+pub fn openai_usage(usage: &Usage) -> ChatUsage {
+    let cache_read = usage.cache_read_input_tokens.unwrap_or(0);
+    let prompt = usage.input_tokens.unwrap_or(0)
+        + cache_read
+        + usage.cache_creation_input_tokens.unwrap_or(0);
+    let completion = usage.output_tokens.unwrap_or(0);
+    ChatUsage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        prompt_tokens_details: Some(PromptTokensDetails {
+            cached_tokens: Some(cache_read),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,483 @@
+//! Anthropic stream events → OpenAI chat completion chunks (DESIGN.md
+//! section 5, "Streaming"): `data: <chunk>\n\n` per event, one `id`,
+//! `created` and `model` for the whole stream, `finish_reason` exactly once,
+//! the usage chunk only when the client asked for it, then `data: [DONE]`.
+//!
+//! Tool calls are numbered 0, 1, … over tool blocks only: Anthropic's block
+//! indexes also count text, thinking and server-side tool blocks. Thinking
+//! blocks are collected with their signatures and sent once, as
+//! `thinking_blocks` in the finish chunk, so the client can replay them.
+
+use super::response::{finish_reason, openai_usage, replay_block, ResponseContext};
+use crate::anthropic::{ContentBlock, StreamEvent, Usage};
+use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
+use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
+use crate::sse::{write_comment, write_data, write_raw_data, SseItem, SseParser};
+use crate::wire::{CowStr, TextOr};
+
+#[derive(Debug)]
+pub struct StreamConverter {
+    parser: SseParser,
+    state: State,
+}
+
+impl StreamConverter {
+    pub fn new(ctx: ResponseContext) -> StreamConverter {
+        StreamConverter::with_parser(ctx, SseParser::default())
+    }
+
+    pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
+        StreamConverter {
+            parser,
+            state: State::new(ctx),
+        }
+    }
+
+    /// Converts the next piece of the upstream body, appending to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.state.done {
+            return;
+        }
+        let state = &mut self.state;
+        if let Err(e) = self
+            .parser
+            .feed(bytes, &mut |item| state.on_item(item, out))
+        {
+            state.error(out, "api_error", &e.to_string());
+        }
+    }
+
+    /// Ends the stream: one that stopped before `message_stop` gets an error.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.state.done {
+            return;
+        }
+        let state = &mut self.state;
+        if let Err(e) = self.parser.finish(&mut |item| state.on_item(item, out)) {
+            state.error(out, "api_error", &e.to_string());
+        }
+        state.error(out, "api_error", "upstream stream ended before completion");
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state.done
+    }
+}
+
+/// What an Anthropic content block index stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BlockKind {
+    Text,
+    Thinking,
+    /// A client tool call, numbered among tool calls only.
+    Tool(u32),
+    /// Server-side tool blocks and anything unknown.
+    Ignored,
+}
+
+#[derive(Debug)]
+struct State {
+    ctx: ResponseContext,
+    id: String,
+    model: String,
+    started: bool,
+    done: bool,
+    blocks: Vec<(u32, BlockKind)>,
+    next_tool: u32,
+    thinking_blocks: Vec<ContentBlock<'static>>,
+    usage: Usage,
+    finished: bool,
+}
+
+impl State {
+    fn new(ctx: ResponseContext) -> State {
+        State {
+            id: ctx.fallback_id.clone(),
+            model: ctx.model.clone(),
+            ctx,
+            started: false,
+            done: false,
+            blocks: Vec::new(),
+            next_tool: 0,
+            thinking_blocks: Vec::new(),
+            usage: Usage::default(),
+            finished: false,
+        }
+    }
+
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        match item {
+            SseItem::Comment(_) => write_comment(out, "ping"),
+            SseItem::Event { data, .. } => self.on_data(data.trim(), out),
+        }
+    }
+
+    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        let event: StreamEvent<'_> = match serde_json::from_str(data) {
+            Ok(event) => event,
+            Err(e) => {
+                self.error(
+                    out,
+                    "api_error",
+                    &format!("upstream sent an invalid stream event: {e}"),
+                );
+                return;
+            }
+        };
+        match event.kind.as_str() {
+            "message_start" => self.message_start(event, out),
+            "content_block_start" => self.block_start(event, out),
+            "content_block_delta" => self.block_delta(event, out),
+            "content_block_stop" => {}
+            "message_delta" => self.message_delta(event, out),
+            "message_stop" => self.message_stop(out),
+            "ping" => write_comment(out, "ping"),
+            "error" => {
+                let value = serde_json::from_str::<serde_json::Value>(data).unwrap_or_default();
+                let error = upstream_error_from_json(&value).unwrap_or_else(|| UpstreamError {
+                    message: "upstream reported an error".to_string(),
+                    ..Default::default()
+                });
+                let code = error.kind.unwrap_or_else(|| "api_error".to_string());
+                self.error(out, &code, &error.message);
+            }
+            other => log::debug!("ignored stream event `{other}`"),
+        }
+    }
+
+    fn message_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        if let Some(message) = event.message {
+            if !message.id.is_empty() {
+                self.id = message.id.to_string();
+            }
+            if !message.model.is_empty() {
+                self.model = message.model.to_string();
+            }
+            merge_usage(&mut self.usage, &message.usage);
+        }
+        self.start(out);
+    }
+
+    /// The first chunk: the assistant role with empty content.
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        self.write_delta(
+            out,
+            ChatMessage {
+                role: Some(CowStr::borrowed("assistant")),
+                content: Some(TextOr::Text(CowStr::borrowed(""))),
+                ..Default::default()
+            },
+        );
+    }
+
+    fn block_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        self.start(out);
+        let (Some(index), Some(block)) = (event.index, event.content_block) else {
+            return;
+        };
+        let kind = match block.kind.as_str() {
+            "text" => {
+                if let Some(text) = block.text.filter(|t| !t.is_empty()) {
+                    self.write_content(out, text);
+                }
+                BlockKind::Text
+            }
+            "thinking" => {
+                self.thinking_blocks
+                    .push(owned_replay(ContentBlock::thinking("", "")));
+                BlockKind::Thinking
+            }
+            "redacted_thinking" => {
+                self.thinking_blocks.push(owned_replay(replay_block(block)));
+                BlockKind::Ignored
+            }
+            "tool_use" => {
+                let k = self.next_tool;
+                self.next_tool += 1;
+                let call = ToolCall {
+                    index: Some(k),
+                    id: block.id,
+                    kind: Some(CowStr::borrowed("function")),
+                    function: Some(FunctionCall {
+                        name: block.name,
+                        arguments: Some(CowStr::borrowed("")),
+                    }),
+                };
+                self.write_delta(
+                    out,
+                    ChatMessage {
+                        tool_calls: Some(vec![call]),
+                        ..Default::default()
+                    },
+                );
+                BlockKind::Tool(k)
+            }
+            other => {
+                log::debug!(
+                    "block {index} (`{other}`) ran on the upstream's side; not a client tool call"
+                );
+                BlockKind::Ignored
+            }
+        };
+        self.blocks.push((index, kind));
+    }
+
+    fn block_kind(&self, index: Option<u32>) -> BlockKind {
+        index
+            .and_then(|i| self.blocks.iter().rev().find(|(b, _)| *b == i))
+            .map_or(BlockKind::Ignored, |(_, kind)| kind.clone())
+    }
+
+    fn block_delta(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        let Some(delta) = event.delta else {
+            return;
+        };
+        match (self.block_kind(event.index), delta.kind.as_deref()) {
+            (BlockKind::Text, Some("text_delta")) => {
+                if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+                    self.write_content(out, text);
+                }
+            }
+            (BlockKind::Thinking, Some("thinking_delta")) => {
+                if let Some(thinking) = delta.thinking.filter(|t| !t.is_empty()) {
+                    if let Some(block) = self.thinking_blocks.last_mut() {
+                        let text = block.thinking.get_or_insert_with(CowStr::default);
+                        text.0.to_mut().push_str(&thinking);
+                    }
+                    self.write_delta(
+                        out,
+                        ChatMessage {
+                            reasoning_content: Some(thinking),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            (BlockKind::Thinking, Some("signature_delta")) => {
+                if let (Some(block), Some(signature)) =
+                    (self.thinking_blocks.last_mut(), delta.signature)
+                {
+                    let text = block.signature.get_or_insert_with(CowStr::default);
+                    text.0.to_mut().push_str(&signature);
+                }
+            }
+            (BlockKind::Tool(k), Some("input_json_delta")) => {
+                if let Some(partial) = delta.partial_json.filter(|p| !p.is_empty()) {
+                    let call = ToolCall {
+                        index: Some(k),
+                        function: Some(FunctionCall {
+                            name: None,
+                            arguments: Some(partial),
+                        }),
+                        ..Default::default()
+                    };
+                    self.write_delta(
+                        out,
+                        ChatMessage {
+                            tool_calls: Some(vec![call]),
+                            ..Default::default()
+                        },
+                    );
+                }
+            }
+            (_, kind) => log::debug!("ignored a `{}` delta", kind.unwrap_or("untyped")),
+        }
+    }
+
+    /// `message_delta` carries the stop reason (→ the one `finish_reason`)
+    /// and the final usage.
+    fn message_delta(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        self.start(out);
+        if let Some(usage) = &event.usage {
+            merge_usage(&mut self.usage, usage);
+        }
+        let stop = event.delta.and_then(|d| d.stop_reason).flatten();
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let thinking_blocks = std::mem::take(&mut self.thinking_blocks);
+        let chunk = self.chunk(
+            ChatMessage {
+                thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
+                ..Default::default()
+            },
+            Some(finish_reason(stop.as_deref())),
+        );
+        write_data(out, &chunk);
+    }
+
+    /// `message_stop`: the usage chunk if asked for, then `[DONE]`.
+    fn message_stop(&mut self, out: &mut Vec<u8>) {
+        self.start(out);
+        if !self.finished {
+            self.finished = true;
+            let chunk = self.chunk(ChatMessage::default(), Some("stop"));
+            write_data(out, &chunk);
+        }
+        if self.ctx.include_usage {
+            let mut chunk = self.chunk(ChatMessage::default(), None);
+            chunk.choices.clear();
+            chunk.usage = Some(openai_usage(&self.usage));
+            write_data(out, &chunk);
+        }
+        write_raw_data(out, "[DONE]");
+        self.done = true;
+    }
+
+    fn write_content(&self, out: &mut Vec<u8>, text: CowStr<'_>) {
+        self.write_delta(
+            out,
+            ChatMessage {
+                content: Some(TextOr::Text(text)),
+                ..Default::default()
+            },
+        );
+    }
+
+    fn write_delta(&self, out: &mut Vec<u8>, delta: ChatMessage<'_>) {
+        write_data(out, &self.chunk(delta, None));
+    }
+
+    fn chunk<'c>(
+        &'c self,
+        delta: ChatMessage<'c>,
+        finish: Option<&'c str>,
+    ) -> ChatCompletionChunk<'c> {
+        ChatCompletionChunk {
+            id: CowStr::borrowed(&self.id),
+            object: CowStr::borrowed("chat.completion.chunk"),
+            created: self.ctx.created,
+            model: CowStr::borrowed(&self.model),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish.map(CowStr::borrowed),
+                stop_reason: None,
+            }],
+            usage: None,
+            error: None,
+        }
+    }
+
+    /// `data: {"error": {...}}` ends the stream (no `[DONE]`).
+    fn error(&mut self, out: &mut Vec<u8>, code: &str, message: &str) {
+        if self.done {
+            return;
+        }
+        let status = match code {
+            "invalid_request_error" => 400,
+            "authentication_error" => 401,
+            "permission_error" => 403,
+            "not_found_error" => 404,
+            "rate_limit_error" => 429,
+            _ => 500,
+        };
+        let body = crate::openai::ErrorResponse {
+            error: crate::openai::ErrorBody {
+                message: CowStr::borrowed(message),
+                kind: CowStr::borrowed(openai_error_type(status)),
+                param: None,
+                code: Some(CowStr::borrowed(code)),
+            },
+        };
+        write_data(out, &body);
+        self.done = true;
+    }
+}
+
+/// Later usage (message_delta) overrides earlier (message_start) field by field.
+fn merge_usage(into: &mut Usage, from: &Usage) {
+    into.input_tokens = from.input_tokens.or(into.input_tokens);
+    into.cache_creation_input_tokens = from
+        .cache_creation_input_tokens
+        .or(into.cache_creation_input_tokens);
+    into.cache_read_input_tokens = from
+        .cache_read_input_tokens
+        .or(into.cache_read_input_tokens);
+    into.output_tokens = from.output_tokens.or(into.output_tokens);
+}
+
+fn owned_replay(block: ContentBlock<'_>) -> ContentBlock<'static> {
+    let own = |s: Option<CowStr<'_>>| s.map(|s| CowStr::from(s.to_string()));
+    ContentBlock {
+        kind: CowStr::from(block.kind.to_string()),
+        thinking: own(block.thinking),
+        signature: own(block.signature),
+        data: own(block.data),
+        ..Default::default()
+    }
+}
+
+/// A whole message written as the chunk stream a streaming client expects.
+pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseContext) -> Vec<u8> {
+    let completion = super::response::completion_from_message(message, ctx);
+    let mut out = Vec::new();
+    let mut state = State::new(ctx.clone());
+    state.id = completion.id.to_string();
+    state.model = completion.model.to_string();
+    state.start(&mut out);
+    let Some(choice) = completion.choices.into_iter().next() else {
+        return out;
+    };
+    let message = choice.message;
+    if let Some(reasoning) = message.reasoning_content {
+        state.write_delta(
+            &mut out,
+            ChatMessage {
+                reasoning_content: Some(reasoning),
+                ..Default::default()
+            },
+        );
+    }
+    if let Some(TextOr::Text(text)) = message
+        .content
+        .filter(|c| !matches!(c, TextOr::Text(t) if t.is_empty()))
+    {
+        state.write_content(&mut out, text);
+    }
+    for (k, mut call) in message.tool_calls.into_iter().flatten().enumerate() {
+        call.index = u32::try_from(k).ok();
+        state.write_delta(
+            &mut out,
+            ChatMessage {
+                tool_calls: Some(vec![call]),
+                ..Default::default()
+            },
+        );
+    }
+    let chunk = state.chunk(
+        ChatMessage {
+            thinking_blocks: message.thinking_blocks,
+            ..Default::default()
+        },
+        choice.finish_reason.as_deref(),
+    );
+    write_data(&mut out, &chunk);
+    if ctx.include_usage {
+        let mut chunk = state.chunk(ChatMessage::default(), None);
+        chunk.choices.clear();
+        chunk.usage = completion.usage;
+        write_data(&mut out, &chunk);
+    }
+    write_raw_data(&mut out, "[DONE]");
+    out
+}
+
+/// A stream holding only an error.
+pub fn error_stream(code: &str, message: &str) -> Vec<u8> {
+    let mut state = State::new(ResponseContext::default());
+    let mut out = Vec::new();
+    state.error(&mut out, code, message);
+    out
+}

@@ -1,0 +1,409 @@
+//! OpenAI request → Anthropic request (DESIGN.md section 5, "Request"):
+//! one whole agent request against golden output, then every row and
+//! message rule on its own, and the 400s for bad input.
+
+mod common;
+
+use anthropic_openai_bridge::config::Config;
+use anthropic_openai_bridge::convert::error::ClientError;
+use anthropic_openai_bridge::convert::openai_client::request::convert_request;
+use common::*;
+use serde_json::{json, Value};
+
+fn config(extra: &str) -> Config {
+    Config::from_json(format!(r#"{{"upstream_protocol":"anthropic"{extra}}}"#).as_bytes()).unwrap()
+}
+
+fn convert_with(request: &Value, config: &Config) -> Value {
+    let converted = convert_request(request.to_string().as_bytes(), config).unwrap();
+    serde_json::from_slice(&converted.body).unwrap()
+}
+
+fn convert(request: Value) -> Value {
+    convert_with(&request, &config(""))
+}
+
+fn reject(request: &str) -> ClientError {
+    convert_request(request.as_bytes(), &config("")).unwrap_err()
+}
+
+fn base() -> Value {
+    json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello"}]})
+}
+
+fn with(mut request: Value, key: &str, value: Value) -> Value {
+    request[key] = value;
+    request
+}
+
+fn messages(list: Value) -> Value {
+    with(base(), "messages", list)
+}
+
+#[test]
+fn an_agent_request_matches_its_golden_output() {
+    let body = fixture("requests/openai-agent-round-trip.json");
+    let converted = convert_request(
+        &body,
+        &config(r#","model_map":{"gpt-4o":"claude-sonnet-4-5"}"#),
+    )
+    .unwrap();
+    assert!(converted.stream && converted.include_usage);
+    assert_eq!(converted.model, "claude-sonnet-4-5");
+    assert_golden(
+        "requests/openai-agent-round-trip.to-anthropic.json",
+        &converted.body,
+    );
+}
+
+#[test]
+fn the_agent_request_keeps_what_claude_can_use_and_drops_the_rest() {
+    let out: Value = serde_json::from_slice(
+        &convert_request(
+            &fixture("requests/openai-agent-round-trip.json"),
+            &config(""),
+        )
+        .unwrap()
+        .body,
+    )
+    .unwrap();
+    assert_eq!(
+        out["system"],
+        json!([{"type": "text", "text": "You are helpful."}, {"type": "text", "text": "Prefer metric units."}])
+    );
+    let roles: Vec<&str> = out["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    let assistant = &out["messages"][1]["content"];
+    assert_eq!(
+        assistant[0],
+        json!({"type": "thinking", "thinking": "The user wants weather.", "signature": "EqQBCgIYAhIMsig"})
+    );
+    assert_eq!(
+        assistant[1],
+        json!({"type": "text", "text": "Let me check."})
+    );
+    assert_eq!(
+        assistant[2],
+        json!({"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}})
+    );
+    assert_eq!(
+        assistant[3],
+        json!({"type": "tool_use", "id": "call_2", "name": "now", "input": {}})
+    );
+    let results = &out["messages"][2]["content"];
+    assert_eq!(
+        results[0],
+        json!({"type": "tool_result", "tool_use_id": "call_1", "content": "18C, sunny"})
+    );
+    assert_eq!(
+        results[1],
+        json!({"type": "tool_result", "tool_use_id": "call_2", "content": [{"type": "text", "text": "12:00"}]})
+    );
+    assert_eq!(
+        results[2],
+        json!({"type": "text", "text": "Thanks! Summarize."})
+    );
+    assert_eq!(
+        results.as_array().unwrap().len(),
+        3,
+        "the empty user message and empty assistant turn are dropped"
+    );
+    for absent in [
+        "frequency_penalty",
+        "presence_penalty",
+        "seed",
+        "logit_bias",
+        "logprobs",
+        "stream_options",
+        "user",
+        "n",
+        "parallel_tool_calls",
+    ] {
+        assert_eq!(out.get(absent), None, "{absent}");
+    }
+    assert_eq!(out["stop_sequences"], json!(["END"]));
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "auto", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(out["metadata"], json!({"user_id": "user-1234"}));
+}
+
+#[test]
+fn model_and_max_tokens() {
+    let out = convert_with(
+        &base(),
+        &config(r#","model_map":{"gpt-*":"claude-haiku-4-5"},"default_max_tokens":1000"#),
+    );
+    assert_eq!(out["model"], "claude-haiku-4-5");
+    assert_eq!(
+        out["max_tokens"], 1000,
+        "default_max_tokens when the client sent none"
+    );
+    assert_eq!(
+        convert(with(base(), "max_tokens", json!(77)))["max_tokens"],
+        77
+    );
+    assert_eq!(
+        convert(with(
+            with(base(), "max_tokens", json!(77)),
+            "max_completion_tokens",
+            json!(88)
+        ))["max_tokens"],
+        88
+    );
+    assert_eq!(convert(base())["max_tokens"], 4096);
+    let out = convert_with(
+        &with(base(), "max_tokens", json!(100_000)),
+        &config(r#","max_tokens_limit":8192"#),
+    );
+    assert_eq!(out["max_tokens"], 8192);
+}
+
+#[test]
+fn temperature_is_clamped_and_top_p_kept() {
+    assert_eq!(
+        convert(with(base(), "temperature", json!(1.7)))["temperature"],
+        1.0
+    );
+    assert_eq!(
+        convert(with(base(), "temperature", json!(0)))["temperature"],
+        0.0
+    );
+    assert_eq!(
+        convert(with(base(), "temperature", json!(-1)))["temperature"],
+        0.0
+    );
+    assert_eq!(convert(with(base(), "top_p", json!(0.5)))["top_p"], 0.5);
+}
+
+#[test]
+fn stop_strings() {
+    assert_eq!(
+        convert(with(base(), "stop", json!("END")))["stop_sequences"],
+        json!(["END"])
+    );
+    assert_eq!(
+        convert(with(base(), "stop", json!(["a", " ", "\n", "b"])))["stop_sequences"],
+        json!(["a", "b"])
+    );
+    assert_eq!(
+        convert(with(base(), "stop", json!(["  "]))).get("stop_sequences"),
+        None
+    );
+}
+
+#[test]
+fn reasoning_effort_turns_thinking_on_with_its_constraints() {
+    for (effort, budget) in [
+        ("minimal", 1024),
+        ("low", 1024),
+        ("medium", 8192),
+        ("high", 16384),
+    ] {
+        let out = convert(with(
+            with(base(), "reasoning_effort", json!(effort)),
+            "max_tokens",
+            json!(32000),
+        ));
+        assert_eq!(
+            out["thinking"],
+            json!({"type": "enabled", "budget_tokens": budget}),
+            "{effort}"
+        );
+        assert_eq!(out["max_tokens"], 32000);
+    }
+    assert_eq!(
+        convert(with(base(), "reasoning_effort", json!("none"))).get("thinking"),
+        None
+    );
+    let request = json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high",
+        "max_tokens": 1000, "temperature": 0.2, "top_p": 0.5,
+        "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"});
+    let out = convert(request.clone());
+    assert_eq!(
+        out["max_tokens"], 17384,
+        "raised above the budget by the client's own answer budget"
+    );
+    assert_eq!((out.get("temperature"), out.get("top_p")), (None, None));
+    assert_eq!(out["tool_choice"], json!({"type": "auto"}));
+    let named = with(
+        request.clone(),
+        "tool_choice",
+        json!({"type": "function", "function": {"name": "f"}}),
+    );
+    assert_eq!(convert(named)["tool_choice"], json!({"type": "auto"}));
+    let limited = convert_with(&request, &config(r#","max_tokens_limit":12000"#));
+    assert_eq!(limited["max_tokens"], 12000);
+    assert_eq!(limited["thinking"]["budget_tokens"], 11999);
+    let too_small = convert_with(&request, &config(r#","max_tokens_limit":1000"#));
+    assert_eq!(
+        too_small.get("thinking"),
+        None,
+        "no room for Anthropic's minimum budget"
+    );
+    assert_eq!(too_small["temperature"], 0.2);
+}
+
+#[test]
+fn tools_and_tool_choice() {
+    let tools = json!([
+        {"type": "function", "function": {"name": "a", "description": "A", "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}}}},
+        {"type": "function", "function": {"name": "b"}},
+        {"type": "custom", "custom": {"name": "c"}}
+    ]);
+    let request = with(base(), "tools", tools);
+    let out = convert(request.clone());
+    assert_eq!(
+        out["tools"],
+        json!([
+            {"name": "a", "description": "A", "input_schema": {"type": "object", "properties": {"x": {"type": "integer"}}}},
+            {"name": "b", "input_schema": {"type": "object"}}
+        ])
+    );
+    for (choice, expected) in [
+        (json!("auto"), json!({"type": "auto"})),
+        (json!("required"), json!({"type": "any"})),
+        (json!("none"), json!({"type": "none"})),
+        (
+            json!({"type": "function", "function": {"name": "a"}}),
+            json!({"type": "tool", "name": "a"}),
+        ),
+    ] {
+        assert_eq!(
+            convert(with(request.clone(), "tool_choice", choice.clone()))["tool_choice"],
+            expected,
+            "{choice}"
+        );
+    }
+    let out = convert(with(
+        with(request, "tool_choice", json!("required")),
+        "parallel_tool_calls",
+        json!(false),
+    ));
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "any", "disable_parallel_tool_use": true})
+    );
+    let out = convert(with(
+        with(base(), "tool_choice", json!("auto")),
+        "parallel_tool_calls",
+        json!(false),
+    ));
+    assert_eq!(
+        (out.get("tools"), out.get("tool_choice")),
+        (None, None),
+        "no tools, no tool_choice"
+    );
+}
+
+#[test]
+fn json_schema_response_format_becomes_output_config() {
+    let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false});
+    let format = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}});
+    let out = convert(with(base(), "response_format", format));
+    assert_eq!(
+        out["output_config"],
+        json!({"format": {"type": "json_schema", "schema": schema}})
+    );
+    assert_eq!(
+        convert(with(base(), "response_format", json!({"type": "text"}))).get("output_config"),
+        None
+    );
+}
+
+#[test]
+fn system_and_developer_messages_in_any_position() {
+    let out = convert(messages(json!([
+        {"role": "user", "content": "a"},
+        {"role": "developer", "content": "D"},
+        {"role": "assistant", "content": "b"},
+        {"role": "system", "content": [{"type": "text", "text": "S"}]}
+    ])));
+    assert_eq!(
+        out["system"],
+        json!([{"type": "text", "text": "D"}, {"type": "text", "text": "S"}])
+    );
+    assert_eq!(
+        convert(with(
+            base(),
+            "messages",
+            json!([{"role": "system", "content": "only"}, {"role": "user", "content": "x"}])
+        ))["system"],
+        "only"
+    );
+}
+
+#[test]
+fn consecutive_same_role_messages_merge_and_tool_results_lead_the_user_turn() {
+    let out = convert(messages(json!([
+        {"role": "user", "content": "one"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r1"},
+        {"role": "user", "content": "next"},
+        {"role": "assistant", "content": "x"},
+        {"role": "assistant", "content": "y"}
+    ])));
+    assert_eq!(
+        out["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": "r1"}, {"type": "text", "text": "next"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]}
+        ])
+    );
+}
+
+#[test]
+fn images_and_files() {
+    let out = convert(messages(json!([{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/AAAA"}},
+        {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+        {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}},
+        {"type": "file", "file": {"file_data": "JVBF"}},
+        {"type": "text", "text": ""}
+    ]}])));
+    assert_eq!(
+        out["messages"][0]["content"],
+        json!([
+            {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/AAAA"}},
+            {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}, "title": "a.pdf"},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBF"}}
+        ])
+    );
+}
+
+#[test]
+fn bad_input_is_a_400_naming_what_is_wrong() {
+    let cases = [
+        ("{not json", "malformed JSON"),
+        (r#"{"model":"m","messages":[{"role":"user","content":"a"}"#, "malformed JSON"),
+        (r#"{"model":"m"}"#, "missing field `messages`"),
+        (r#"{"model":"m","messages":[]}"#, "at least one message"),
+        (r#"{"model":"m","messages":[{"role":"user","content":"a"}],"n":2}"#, "n must be 1"),
+        (r#"{"model":"m","messages":[{"role":"function","name":"f","content":"a"}]}"#, "messages[0]: unsupported role `function`"),
+        (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA","format":"wav"}}]}]}"#, "messages[0]: input_audio is not supported by an Anthropic upstream"),
+        (r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}"#, "messages[1]: tool call arguments must be a JSON object"),
+        (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}"#, "messages[0]: image data URLs must be base64"),
+        (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}"#, "uploaded file ids are not supported"),
+        (r#"{"model":"m","messages":[{"role":"tool","content":"r"}]}"#, "messages[0]: tool message without `tool_call_id`"),
+        (r#"{"model":"m","messages":[{"role":"user","content":7}]}"#, "messages[0]: invalid type: integer `7`, expected a string or an array of content parts"),
+    ];
+    for (body, needle) in cases {
+        let error = reject(body);
+        assert_eq!(error.status, 400, "{body}");
+        assert!(
+            error.message.contains(needle),
+            "{body}: {:?} lacks {needle:?}",
+            error.message
+        );
+    }
+}
