@@ -221,7 +221,7 @@ impl<'a> RawJson<'a> {
 
     /// `{}`
     pub fn empty_object() -> RawJson<'static> {
-        match serde_json::from_str::<&'static RawValue>("{}") {
+        match serde_json::from_slice::<&'static RawValue>(b"{}") {
             Ok(raw) => RawJson::Borrowed(raw),
             Err(_) => RawJson::Owned(RawValue::NULL.to_owned()),
         }
@@ -229,7 +229,7 @@ impl<'a> RawJson<'a> {
 
     /// Parses text that must hold a JSON object (tool input); `None` if it does not.
     pub fn object_from_text(text: &str) -> Option<RawJson<'static>> {
-        let raw: Box<RawValue> = serde_json::from_str(text).ok()?;
+        let raw: Box<RawValue> = serde_json::from_slice(text.as_bytes()).ok()?;
         raw.get().starts_with('{').then_some(RawJson::Owned(raw))
     }
 }

@@ -213,7 +213,7 @@ pub fn final_stop(
 
 /// vLLM's `stop_reason`: the matched stop string (a token id is not one).
 pub fn vllm_stop_string(stop_reason: Option<&RawValue>) -> Option<String> {
-    serde_json::from_str::<String>(stop_reason?.get()).ok()
+    serde_json::from_slice::<String>(stop_reason?.get().as_bytes()).ok()
 }
 
 /// OpenAI usage → Anthropic usage. Anthropic counts cache reads and writes

@@ -164,7 +164,7 @@ impl State {
             self.on_done(out);
             return;
         }
-        let chunk: ChatCompletionChunk<'_> = match serde_json::from_str(data) {
+        let chunk: ChatCompletionChunk<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(chunk) => chunk,
             Err(e) => {
                 self.error(
@@ -176,7 +176,8 @@ impl State {
             }
         };
         if name == "error" || chunk.error.is_some() {
-            let value = serde_json::from_str::<serde_json::Value>(data).unwrap_or_default();
+            let value =
+                serde_json::from_slice::<serde_json::Value>(data.as_bytes()).unwrap_or_default();
             let error = upstream_error_from_json(&value).unwrap_or_else(|| UpstreamError {
                 message: "upstream reported an error".to_string(),
                 ..Default::default()

@@ -194,7 +194,7 @@ fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {
 }
 
 fn empty_object_schema() -> &'static serde_json::value::RawValue {
-    match serde_json::from_str(r#"{"type":"object"}"#) {
+    match serde_json::from_slice(br#"{"type":"object"}"#) {
         Ok(raw) => raw,
         Err(_) => serde_json::value::RawValue::NULL,
     }

@@ -119,7 +119,7 @@ impl State {
         if data.is_empty() {
             return;
         }
-        let event: StreamEvent<'_> = match serde_json::from_str(data) {
+        let event: StreamEvent<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(event) => event,
             Err(e) => {
                 self.error(
@@ -139,7 +139,8 @@ impl State {
             "message_stop" => self.message_stop(out),
             "ping" => write_comment(out, "ping"),
             "error" => {
-                let value = serde_json::from_str::<serde_json::Value>(data).unwrap_or_default();
+                let value = serde_json::from_slice::<serde_json::Value>(data.as_bytes())
+                    .unwrap_or_default();
                 let error = upstream_error_from_json(&value).unwrap_or_else(|| UpstreamError {
                     message: "upstream reported an error".to_string(),
                     ..Default::default()
