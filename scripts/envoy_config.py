@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Render a runnable Envoy config from the shipped envoy/envoy.yaml.
+"""Render a runnable Envoy config from a shipped envoy/*.yaml.
 
-The shipped file targets docker-compose (upstream service `upstream:8000`, module
-at /etc/envoy/anthropic_openai_bridge.wasm). This script edits the parsed YAML
+The template is envoy/envoy.yaml (Anthropic clients -> OpenAI upstream) unless
+`--template` names another, e.g. envoy/envoy-openai-clients.yaml (OpenAI clients
+-> Anthropic upstream); both have the same shape. The shipped files target
+docker-compose (upstream service `upstream:8000`, module at
+/etc/envoy/anthropic_openai_bridge.wasm). This script edits the parsed YAML
 structurally to point it somewhere else: listener and admin ports, the wasm path,
 the plugin configuration, and the upstream given as a URL. For an https upstream
 it adds a TLS transport socket (SNI and certificate check against the host name).
 
     python scripts/envoy_config.py --upstream https://api.openai.com \\
         --wasm target/wasm32-wasip1/release/anthropic_openai_bridge.wasm -o out.yaml
+    python scripts/envoy_config.py --template envoy/envoy-openai-clients.yaml \\
+        --upstream https://api.anthropic.com --wasm ... -o out.yaml
 
 `--no-filter` removes the wasm filter: plain Envoy passthrough, the baseline the
 tests and benchmarks compare against.
@@ -22,7 +27,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parent.parent / "envoy" / "envoy.yaml"
+ENVOY_DIR = Path(__file__).resolve().parent.parent / "envoy"
+TEMPLATE = ENVOY_DIR / "envoy.yaml"
+OPENAI_CLIENTS_TEMPLATE = ENVOY_DIR / "envoy-openai-clients.yaml"
 HCM = "envoy.filters.network.http_connection_manager"
 WASM_FILTER = "envoy.filters.http.wasm"
 UPSTREAM_CLUSTER = "upstream"
@@ -169,7 +176,9 @@ def main(argv=None):
     parser.add_argument("--plugin-config", help="filter configuration JSON (default: the template's)")
     parser.add_argument("--ca-file", help="CA bundle for an https upstream (default: the system's)")
     parser.add_argument("--no-filter", action="store_true", help="plain Envoy, no wasm filter")
-    parser.add_argument("--template", default=str(TEMPLATE))
+    parser.add_argument("--template", default=str(TEMPLATE),
+                        help="shipped config to start from (default: envoy/envoy.yaml; "
+                             "envoy/envoy-openai-clients.yaml for OpenAI clients)")
     parser.add_argument("-o", "--output", help="output file (default: stdout)")
     args = parser.parse_args(argv)
     if not args.no_filter and not args.wasm:

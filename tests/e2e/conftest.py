@@ -1,8 +1,10 @@
 """Fixtures for the real-Envoy tier: a scripted mock upstream and Envoy processes.
 
-Envoy runs the shipped envoy/envoy.yaml, rendered by scripts/envoy_config.py
-onto OS-chosen ports (port 0; the real ones are read back from the admin API),
-pointing at the mock and at the module named by $BRIDGE_WASM.
+Envoy runs a shipped config, rendered by scripts/envoy_config.py onto OS-chosen
+ports (port 0; the real ones are read back from the admin API), pointing at the
+mock and at the module named by $BRIDGE_WASM: envoy/envoy.yaml for Anthropic
+clients (`envoy`), envoy/envoy-openai-clients.yaml for OpenAI clients
+(`openai_envoy`, or `template=OPENAI_CLIENTS_TEMPLATE` in the factories).
 
 Environment:
   BRIDGE_WASM  the built module (default: target/wasm32-wasip1/release/
@@ -112,7 +114,11 @@ class Envoy:
                 self.process.wait()
 
 
-def render_config(upstream_url, plugin_config=None, with_filter=True):
+TEMPLATE = envoy_config.TEMPLATE
+OPENAI_CLIENTS_TEMPLATE = envoy_config.OPENAI_CLIENTS_TEMPLATE
+
+
+def render_config(upstream_url, plugin_config=None, with_filter=True, template=TEMPLATE):
     if with_filter and not WASM.is_file():
         pytest.skip(f"bridge module not built: {WASM} (cargo build --release --target wasm32-wasip1)")
     return envoy_config.render(
@@ -123,6 +129,7 @@ def render_config(upstream_url, plugin_config=None, with_filter=True):
         listen_address="127.0.0.1",
         plugin_config=plugin_config,
         with_filter=with_filter,
+        template=template,
     )
 
 
@@ -171,6 +178,15 @@ def envoy(mock_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def openai_envoy(mock_server, tmp_path_factory):
+    """Envoy from envoy/envoy-openai-clients.yaml with its own plugin configuration."""
+    proc = launch(tmp_path_factory.mktemp("envoy"), mock_server.url, "openai-clients",
+                  template=OPENAI_CLIENTS_TEMPLATE)
+    yield proc
+    retire(proc)
+
+
+@pytest.fixture(scope="session")
 def passthrough_envoy(mock_server, tmp_path_factory):
     """Envoy from the same file with the wasm filter removed."""
     proc = launch(tmp_path_factory.mktemp("envoy"), mock_server.url, "passthrough", with_filter=False)
@@ -180,7 +196,7 @@ def passthrough_envoy(mock_server, tmp_path_factory):
 
 @pytest.fixture
 def start_envoy(mock_server, tmp_path):
-    """Factory: `start_envoy(plugin_config=..., with_filter=...)` -> a fresh Envoy."""
+    """Factory: `start_envoy(plugin_config=..., with_filter=..., template=...)` -> a fresh Envoy."""
     started = []
 
     def start(**render_options):

@@ -105,10 +105,46 @@ def test_renderer_cli_writes_passthrough_config(tmp_path):
     assert "transport_socket" not in envoy_config.upstream_cluster(config)
 
 
+SHIPPED_TEMPLATES = {
+    "anthropic-clients": envoy_config.TEMPLATE,
+    "openai-clients": envoy_config.OPENAI_CLIENTS_TEMPLATE,
+}
+
+
+@pytest.mark.parametrize("template", SHIPPED_TEMPLATES.values(), ids=SHIPPED_TEMPLATES.keys())
 @pytest.mark.parametrize("with_filter", [False, True], ids=["passthrough", "bridge"])
-def test_rendered_shipped_config_validates(validate_config, with_filter):
-    result = validate_config(with_filter=with_filter)
+def test_rendered_shipped_config_validates(validate_config, with_filter, template):
+    result = validate_config(with_filter=with_filter, template=template)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def plugin_configuration(config):
+    plugin = envoy_config.find_named(envoy_config.http_connection_manager(config)["http_filters"],
+                                     envoy_config.WASM_FILTER)
+    return plugin["typed_config"]["config"]["configuration"]
+
+
+def test_shipped_configs_differ_only_in_plugin_configuration():
+    """envoy-openai-clients.yaml is envoy.yaml for the other direction: the
+    same listener, limits, timeouts and docker-compose upstream (`upstream:8000`),
+    with an Anthropic upstream in the plugin configuration (DESIGN.md section 3)."""
+    anthropic_clients, openai_clients = (envoy_config.yaml.safe_load(t.read_text())
+                                         for t in SHIPPED_TEMPLATES.values())
+    assert json.loads(plugin_configuration(anthropic_clients)["value"]) == {"upstream_protocol": "openai"}
+    assert json.loads(plugin_configuration(openai_clients)["value"]) == {
+        "upstream_protocol": "anthropic", "anthropic_version": "2023-06-01"}
+    plugin_configuration(openai_clients)["value"] = plugin_configuration(anthropic_clients)["value"]
+    assert openai_clients == anthropic_clients
+
+
+def test_renderer_cli_renders_the_openai_clients_template(tmp_path):
+    out = tmp_path / "out.yaml"
+    envoy_config.main(["--template", str(envoy_config.OPENAI_CLIENTS_TEMPLATE), "--upstream",
+                       "http://127.0.0.1:8124", "--wasm", "x.wasm", "-o", str(out)])
+    config = envoy_config.yaml.safe_load(out.read_text())
+    assert json.loads(plugin_configuration(config)["value"])["upstream_protocol"] == "anthropic"
+    address = envoy_config.upstream_cluster(config)["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    assert address["endpoint"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8124}
 
 
 def test_rendered_https_config_validates(validate_config):
