@@ -13,7 +13,9 @@ DEMO_PORT    ?= 8000
 UPSTREAM_URL ?=
 BRIDGE_CONFIG ?= {"upstream_protocol":"openai"}
 
-.PHONY: all build wasm-target venv test test-unit test-harness test-e2e lint run clean
+CLAUDE_CODE := tests/claude-code/node_modules/.bin/claude
+
+.PHONY: all build wasm-target venv claude-code test test-unit test-harness test-e2e lint run clean
 
 all: build
 
@@ -34,6 +36,13 @@ $(VENV)/.installed: tests/e2e/requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 	touch $@
 
+## Claude Code, the flagship client, pinned for the real-Envoy tests.
+claude-code: tests/claude-code/node_modules/.installed
+
+tests/claude-code/node_modules/.installed: tests/claude-code/package.json tests/claude-code/package-lock.json
+	cd tests/claude-code && npm ci --no-audit --no-fund
+	touch $@
+
 ## Everything: lint, tier 1 (native), tier 2 (host harness), tier 3 (real Envoy).
 test: lint test-unit test-harness test-e2e
 
@@ -48,8 +57,8 @@ test-unit:
 test-harness: build
 	cargo test -p host-harness
 
-test-e2e: build venv
-	$(PY) -m pytest tests/e2e -q
+test-e2e: build venv claude-code
+	REQUIRE_CLAUDE_CODE=1 $(PY) -m pytest tests/e2e -q
 
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
 ## or UPSTREAM_URL (e.g. https://api.openai.com).
@@ -59,4 +68,4 @@ run: build venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build tests/claude-code/node_modules

@@ -56,6 +56,10 @@ pub enum Role {
     User,
     #[default]
     Assistant,
+    /// A system message at its own position in `messages`, applying from
+    /// there on (beta `mid-conversation-system-2026-04-07`; Claude Code 2.1
+    /// sends one after the first user turn).
+    System,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -46,7 +46,7 @@ fn base() -> Value {
 #[test]
 fn whole_requests_match_their_golden_output() {
     let config = config(r#","model_map":{"claude-sonnet-4-5*":"gpt-4.1","*":"gpt-4o-mini"}"#);
-    for name in ["claude-code-tool-round-trip", "kitchen-sink"] {
+    for name in ["claude-code-tool-round-trip", "kitchen-sink", "claude-code-2.1.197-recorded"] {
         let body = fixture(&format!("requests/{name}.json"));
         let converted = convert_request(&body, &config).unwrap();
         assert_golden(&format!("requests/{name}.to-openai.json"), &converted.body);
@@ -143,6 +143,49 @@ fn claude_code_request_keeps_everything_an_openai_model_can_use() {
             "{absent} must not reach the upstream"
         );
     }
+}
+
+/// The request Claude Code 2.1.197 really sends: every tool survives with
+/// its schema, the mid-conversation system message keeps its position.
+#[test]
+fn recorded_claude_code_request_converts_faithfully() {
+    let body = fixture("requests/claude-code-2.1.197-recorded.json");
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    let converted = convert_request(&body, &config("")).unwrap();
+    let out: Value = serde_json::from_slice(&converted.body).unwrap();
+    assert!(converted.stream);
+    let roles: Vec<&str> = out["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["system", "user", "system", "assistant", "tool"]);
+    assert_eq!(out["messages"][2]["content"], request["messages"][1]["content"]);
+    let tools = out["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), request["tools"].as_array().unwrap().len());
+    for (tool, original) in tools.iter().zip(request["tools"].as_array().unwrap()) {
+        assert_eq!(tool["function"]["name"], original["name"]);
+        assert_eq!(tool["function"]["parameters"], original["input_schema"]);
+    }
+    assert_eq!(out["reasoning_effort"], "high");
+    assert_eq!(out["messages"][4]["tool_call_id"], request["messages"][3]["content"][0]["tool_use_id"]);
+    assert!(out["messages"][4]["content"].as_str().unwrap().starts_with("Error: <tool_use_error>"));
+    assert!(out["user"].as_str().unwrap().len() <= 64);
+}
+
+#[test]
+fn a_system_message_inside_messages_keeps_its_position() {
+    let request = json!({"model": "m", "max_tokens": 5, "system": "top", "messages": [
+        {"role": "user", "content": "a"},
+        {"role": "system", "content": [{"type": "text", "text": "from here on, be brief", "cache_control": {"type": "ephemeral"}}, {"type": "text", "text": "and kind"}]},
+        {"role": "assistant", "content": "b"},
+        {"role": "system", "content": ""}
+    ]});
+    assert_eq!(
+        convert(request)["messages"],
+        json!([
+            {"role": "system", "content": "top"},
+            {"role": "user", "content": "a"},
+            {"role": "system", "content": "from here on, be brief\n\nand kind"},
+            {"role": "assistant", "content": "b"}
+        ])
+    );
 }
 
 #[test]
@@ -596,7 +639,7 @@ fn bad_input_is_a_400_naming_what_is_wrong() {
         (r#"{"model":"m","max_tokens":1}"#, "missing field `messages`"),
         (r#"{"model":"m","messages":"hi"}"#, "`messages` to be an array"),
         (r#"{"model":"m","messages":[]}"#, "at least one message"),
-        (r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"system","content":"b"}]}"#, "messages[1]: unknown variant `system`"),
+        (r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"tool","content":"b"}]}"#, "messages[1]: unknown variant `tool`"),
         (r#"{"model":"m","messages":[{"role":"user","content":5}]}"#, "messages[0]: invalid type: integer `5`, expected a string or an array of content blocks"),
         (r#"{"model":"m","messages":[{"role":"user","content":null}]}"#, "messages[0]"),
         (r#"{"model":"m","messages":["hello"]}"#, "messages[0]: invalid type: string \"hello\", expected a message object"),

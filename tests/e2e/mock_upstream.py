@@ -268,18 +268,32 @@ def is_tool_result(message):
     )
 
 
-def demo_turn(messages, tool_names):
-    """Decide the demo answer: ("text", reply) or ("tool", name).
+def last_text(content):
+    """The last text the user typed: the final text part (Claude Code puts
+    system reminders in earlier parts of the same message)."""
+    if isinstance(content, str):
+        return content
+    texts = [p.get("text", "") for p in content or [] if isinstance(p, dict) and p.get("type") == "text"]
+    return texts[-1] if texts else ""
 
-    A tool is called when tools were offered and the last user text mentions
-    "tool"; right after a tool result the demo answers in text (no agent loop).
+
+def demo_turn(messages, tool_names):
+    """Decide the demo answer: ("text", reply) or ("tool", (name, arguments)).
+
+    A tool is called when tools were offered and the user's last text mentions
+    "tool": Claude Code's Bash when offered (it can run it), else the first
+    tool with no arguments. Right after a tool result the demo answers in text
+    (no agent loop).
     """
     last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
-    said = text_of(last.get("content"))
     if is_tool_result(last):
-        return "text", f"{DEMO_GREETING} Tool result received: {said}"
+        return "text", f"{DEMO_GREETING} Tool result received: {text_of(last.get('content')).strip()}"
+    said = last_text(last.get("content"))
     if tool_names and "tool" in said.lower():
-        return "tool", tool_names[0]
+        if "Bash" in tool_names:
+            return "tool", ("Bash", {"command": "echo Hello from the bridge demo tool call",
+                                     "description": "Print a greeting"})
+        return "tool", (tool_names[0], {})
     return "text", f"{DEMO_GREETING} You said: {said}"
 
 
@@ -305,8 +319,9 @@ def demo_openai(body):
     usage = {"prompt_tokens": word_count(messages), "completion_tokens": 0}
     base = {"id": f"chatcmpl-demo-{uuid.uuid4().hex[:12]}", "created": int(time.time()), "model": model}
     if kind == "tool":
+        name, arguments = value
         call = {"id": f"call_demo_{uuid.uuid4().hex[:8]}", "type": "function",
-                "function": {"name": value, "arguments": "{}"}}
+                "function": {"name": name, "arguments": json.dumps(arguments)}}
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish = "tool_calls"
         deltas = [{"tool_calls": [{"index": 0, **call}]}]
@@ -337,8 +352,9 @@ def demo_anthropic(body):
     tools = [t.get("name") for t in body.get("tools") or []]
     kind, value = demo_turn(messages, tools)
     if kind == "tool":
-        block = {"type": "tool_use", "id": f"toolu_demo_{uuid.uuid4().hex[:12]}", "name": value, "input": {}}
-        stop_reason, deltas = "tool_use", [{"type": "input_json_delta", "partial_json": "{}"}]
+        name, arguments = value
+        block = {"type": "tool_use", "id": f"toolu_demo_{uuid.uuid4().hex[:12]}", "name": name, "input": arguments}
+        stop_reason, deltas = "tool_use", [{"type": "input_json_delta", "partial_json": json.dumps(arguments)}]
     else:
         block = {"type": "text", "text": value}
         stop_reason = "end_turn"

@@ -254,7 +254,28 @@ fn convert_message<'a>(
             }
             Ok(())
         }
+        Role::System => {
+            out.extend(positioned_system_message(message.content));
+            Ok(())
+        }
     }
+}
+
+/// A system message inside `messages` stays where it is: an OpenAI system
+/// message at the same position (its text blocks joined).
+fn positioned_system_message<'a>(content: TextOr<'a, ContentBlock<'a>>) -> Option<ChatMessage<'a>> {
+    let text = match content {
+        TextOr::Text(text) => Some(text).filter(|t| !t.is_empty()),
+        TextOr::Items(blocks) => join(
+            blocks
+                .into_iter()
+                .filter(|b| b.is("text"))
+                .filter_map(|b| b.text)
+                .filter(|t| !t.is_empty())
+                .collect(),
+        ),
+    }?;
+    Some(chat_message("system", TextOr::Text(text)))
 }
 
 fn chat_message<'a>(role: &'static str, content: TextOr<'a, ContentPart<'a>>) -> ChatMessage<'a> {
