@@ -35,8 +35,14 @@ pub(crate) fn unimplemented_trap(module: &str, name: &str) -> wasmtime::Error {
 }
 
 fn memory(caller: &mut Caller<'_, HostState>, call: &str) -> Res<Memory> {
+    if let Some(m) = caller.data().memory {
+        return Ok(m);
+    }
     match caller.get_export("memory") {
-        Some(Extern::Memory(m)) => Ok(m),
+        Some(Extern::Memory(m)) => {
+            caller.data_mut().memory = Some(m);
+            Ok(m)
+        }
         _ => Err(trap(call, "the module exports no memory named `memory`")),
     }
 }
@@ -131,17 +137,24 @@ fn copy_out(
         write_u32(caller, call, ptr_ptr, 0)?;
         return write_u32(caller, call, size_ptr, 0);
     }
-    let alloc = caller
-        .get_export("proxy_on_memory_allocate")
-        .or_else(|| caller.get_export("malloc"))
-        .and_then(Extern::into_func)
-        .ok_or_else(|| trap(call, "the module exports no proxy_on_memory_allocate"))?;
-    let alloc = alloc.typed::<i32, i32>(&*caller).map_err(|e| {
-        trap(
-            call,
-            format!("proxy_on_memory_allocate has the wrong type: {e}"),
-        )
-    })?;
+    let alloc = match caller.data().alloc.clone() {
+        Some(f) => f,
+        None => {
+            let f = caller
+                .get_export("proxy_on_memory_allocate")
+                .or_else(|| caller.get_export("malloc"))
+                .and_then(Extern::into_func)
+                .ok_or_else(|| trap(call, "the module exports no proxy_on_memory_allocate"))?;
+            let f = f.typed::<i32, i32>(&*caller).map_err(|e| {
+                trap(
+                    call,
+                    format!("proxy_on_memory_allocate has the wrong type: {e}"),
+                )
+            })?;
+            caller.data_mut().alloc = Some(f.clone());
+            f
+        }
+    };
     let len = i32::try_from(bytes.len())
         .map_err(|_| trap(call, format!("value too large ({} bytes)", bytes.len())))?;
     let p = alloc.call(&mut *caller, len)?;
@@ -260,15 +273,20 @@ fn buffer_kind(st: &HostState, t: i32) -> Option<BufRef> {
     }
 }
 
-fn buffer_bytes(st: &HostState, b: &BufRef) -> Vec<u8> {
-    match b {
+/// `len` bytes of the buffer from `start` (the caller checked the range).
+fn buffer_slice(st: &HostState, b: &BufRef, start: usize, len: usize) -> Vec<u8> {
+    let whole: &[u8] = match b {
         BufRef::Body(d) => match st.stream() {
-            Some(s) if s.side(*d).in_body_callback => s.side(*d).body.visible().clone(),
-            _ => Vec::new(),
+            Some(s) if s.side(*d).in_body_callback => s.side(*d).body.visible(),
+            _ => &[],
         },
-        BufRef::VmConfig => st.vm_config.clone(),
-        BufRef::PluginConfig => st.plugin_config.clone(),
-    }
+        BufRef::VmConfig => &st.vm_config,
+        BufRef::PluginConfig => &st.plugin_config,
+    };
+    whole
+        .get(start..start.saturating_add(len))
+        .unwrap_or_default()
+        .to_vec()
 }
 
 /// Buffer sizes, for the length part of get_buffer_bytes without copying.
@@ -404,8 +422,7 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
             // Envoy returns Ok without writing the pointers: the SDK sees None.
             return Ok(Status::Ok as i32);
         }
-        let bytes = buffer_bytes(c.data(), &kind);
-        let slice = bytes.get(start..start + n).unwrap_or_default().to_vec();
+        let slice = buffer_slice(c.data(), &kind, start, n);
         copy_out(&mut c, CALL, &slice, ptr_ptr, size_ptr)?;
         Ok(Status::Ok as i32)
     });
@@ -454,8 +471,14 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
         let buf = side.body.visible_mut();
         if start == 0 {
             let n = size.min(buf.len());
-            buf.drain(..n);
-            buf.splice(0..0, data);
+            if n == buf.len() {
+                *buf = data;
+            } else {
+                let mut joined = Vec::with_capacity(data.len() + buf.len() - n);
+                joined.extend_from_slice(&data);
+                joined.extend_from_slice(buf.get(n..).unwrap_or_default());
+                *buf = joined;
+            }
             Ok(Status::Ok as i32)
         } else if start >= buf.len() {
             buf.extend_from_slice(&data);

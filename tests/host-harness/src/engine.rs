@@ -114,10 +114,14 @@ fn store_on_disk(module: &Module, dir: &Path, path: &Path) {
 pub fn compile(wasm: &[u8]) -> Result<Module, HostError> {
     let shared = shared()?;
     let key = (fingerprint(wasm), wasm.len());
-    if let Ok(map) = shared.modules.lock() {
-        if let Some(m) = map.get(&key) {
-            return Ok(m.clone());
-        }
+    // One compilation at a time: tests starting in parallel wait for the
+    // first to finish and then share its module instead of compiling it again.
+    let mut map = shared
+        .modules
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(m) = map.get(&key) {
+        return Ok(m.clone());
     }
     let is_binary = wasm.starts_with(b"\0asm");
     let disk = if is_binary { cache_dir() } else { None };
@@ -138,8 +142,6 @@ pub fn compile(wasm: &[u8]) -> Result<Module, HostError> {
             m
         }
     };
-    if let Ok(mut map) = shared.modules.lock() {
-        map.insert(key, module.clone());
-    }
+    map.insert(key, module.clone());
     Ok(module)
 }

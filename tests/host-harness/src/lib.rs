@@ -231,6 +231,8 @@ pub struct Host {
     pub(crate) next_id: u32,
     pub(crate) failed: Option<String>,
     pub(crate) timeout_ticks: u64,
+    /// Wall time spent inside guest callbacks (host calls they make included).
+    pub(crate) guest_time: std::time::Duration,
     abi: &'static str,
     imports: Vec<String>,
     missing_exports: Vec<&'static str>,
@@ -362,6 +364,7 @@ impl Host {
             next_id: 2,
             failed: None,
             timeout_ticks: ticks,
+            guest_time: Duration::ZERO,
             abi,
             imports,
             missing_exports,
@@ -472,7 +475,9 @@ impl Host {
             st.current_call = name;
             st.critical_in_call.clear();
         }
+        let t = std::time::Instant::now();
         let r = f.call(&mut self.store, params);
+        self.guest_time += t.elapsed();
         let critical = {
             let st = self.store.data_mut();
             st.active = None;
@@ -505,6 +510,12 @@ impl Host {
                 message: msg,
             }
         })
+    }
+
+    /// Total wall time spent inside the module's callbacks so far, the host
+    /// functions they call included (what Envoy's worker would spend).
+    pub fn guest_time(&self) -> Duration {
+        self.guest_time
     }
 
     /// The proxy-wasm ABI version the module exports.

@@ -304,7 +304,7 @@ pub(crate) struct BodyState {
 }
 
 impl BodyState {
-    pub fn visible(&self) -> &Vec<u8> {
+    pub fn visible(&self) -> &[u8] {
         if self.buffering {
             &self.buffered
         } else {
@@ -491,6 +491,9 @@ pub(crate) struct HostState {
     /// Count of each host call the module made.
     pub call_counts: HashMap<&'static str, u64>,
     pub buffer_limit: Option<usize>,
+    /// The guest's memory and allocator, looked up once.
+    pub memory: Option<wasmtime::Memory>,
+    pub alloc: Option<wasmtime::TypedFunc<i32, i32>>,
 }
 
 impl HostState {
@@ -521,6 +524,8 @@ impl HostState {
             critical_in_call: Vec::new(),
             call_counts: HashMap::new(),
             buffer_limit: None,
+            memory: None,
+            alloc: None,
         }
     }
 

@@ -835,7 +835,7 @@ fn bad_bodies_are_answered_locally_in_anthropic_shape() {
         br#"{"model":"m","max_tokens":1,"messages":"hi"}"#,
         br#"{"model":"m","max_tokens":1,"messages":[]}"#,
         br#"{"model":"m","max_tokens":1,"messages":[1]}"#,
-        br#"{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]}"#,
+        br#"{"model":"m","max_tokens":1,"messages":[{"role":"robot","content":"x"}]}"#,
         br#"{"model":"m","max_tokens":1,"messages":[{"role":"user","content":5}]}"#,
         br#"{"model":"m","max_tokens":1,"messages":[{"content":"no role"}]}"#,
     ];
