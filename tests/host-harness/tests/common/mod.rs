@@ -76,11 +76,18 @@ pub fn recorded_stream(name: &str) -> Vec<u8> {
         return bytes;
     }
     let text = String::from_utf8(bytes).unwrap();
+    let anthropic = name.starts_with("anthropic/");
     let mut out = String::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if anthropic {
+            let v: Value = serde_json::from_str(line).unwrap();
+            out.push_str(&format!("event: {}\n", v["type"].as_str().unwrap()));
+        }
         out.push_str(&format!("data: {line}\n\n"));
     }
-    out.push_str("data: [DONE]\n\n");
+    if !anthropic {
+        out.push_str("data: [DONE]\n\n");
+    }
     out.into_bytes()
 }
 
@@ -159,7 +166,8 @@ impl Outcome {
     }
 }
 
-/// Sends `req_body` (whole), then the upstream response split by `chunking`.
+/// Sends `req_body` (whole) to `/v1/messages`, then the upstream response
+/// split by `chunking`.
 pub fn exchange(
     h: &mut Host,
     req_body: &[u8],
@@ -168,6 +176,19 @@ pub fn exchange(
     chunking: &Chunking,
 ) -> Outcome {
     let headers = anthropic_headers("/v1/messages", Some(req_body.len()));
+    exchange_with(h, &headers, req_body, resp_headers, resp_body, chunking)
+}
+
+/// Sends `headers` + `req_body` (whole), then the upstream response split by
+/// `chunking`.
+pub fn exchange_with(
+    h: &mut Host,
+    headers: &[(String, String)],
+    req_body: &[u8],
+    resp_headers: &[(&str, &str)],
+    resp_body: &[u8],
+    chunking: &Chunking,
+) -> Outcome {
     let mut s = h.http_stream();
     s.request(&pairs(&headers), req_body, &Chunking::Whole)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -516,4 +537,181 @@ fn json_string(b: &[u8], mut i: usize) -> Result<usize, String> {
         }
     }
     Err("unterminated string".into())
+}
+
+// ---------------------------------------------------------------- OpenAI clients
+
+pub const ANTHROPIC_UPSTREAM: &str = r#"{"upstream_protocol":"anthropic"}"#;
+
+/// What an OpenAI SDK sends to `/v1/chat/completions`.
+pub const OPENAI_HEADERS: &[(&str, &str)] = &[
+    (":method", "POST"),
+    (":scheme", "http"),
+    (":authority", "bridge.local"),
+    (":path", "/v1/chat/completions"),
+    ("content-type", "application/json"),
+    ("accept", "application/json"),
+    ("authorization", "Bearer sk-openai-key"),
+    ("openai-organization", "org-1"),
+    ("openai-project", "proj-1"),
+    ("x-stainless-lang", "python"),
+    ("x-stainless-retry-count", "0"),
+    ("accept-encoding", "gzip, deflate"),
+    ("user-agent", "OpenAI/Python 1.50.0"),
+];
+
+pub fn openai_headers(path: &str, body_len: Option<usize>) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = OPENAI_HEADERS
+        .iter()
+        .map(|(k, v)| {
+            let v = if *k == ":path" { path } else { v };
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    if let Some(n) = body_len {
+        h.push(("content-length".into(), n.to_string()));
+    }
+    h
+}
+
+pub fn openai_request(stream: bool, include_usage: bool) -> Vec<u8> {
+    let mut v = serde_json::json!({
+        "model": "claude-sonnet-4-5",
+        "max_completion_tokens": 1024,
+        "stream": stream,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "What is the capital of the UK?"},
+        ],
+    });
+    if stream && include_usage {
+        v["stream_options"] = serde_json::json!({"include_usage": true});
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+pub fn openai_exchange(
+    h: &mut Host,
+    req_body: &[u8],
+    resp_headers: &[(&str, &str)],
+    resp_body: &[u8],
+    chunking: &Chunking,
+) -> Outcome {
+    let headers = openai_headers("/v1/chat/completions", Some(req_body.len()));
+    exchange_with(h, &headers, req_body, resp_headers, resp_body, chunking)
+}
+
+/// One item of an OpenAI-style event stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpenAiItem {
+    Comment(String),
+    Chunk(Value),
+    Done,
+}
+
+/// Parses an OpenAI chunk stream strictly: `data: <json>\n\n`,
+/// `data: [DONE]\n\n` and `: comment\n\n` items only.
+pub fn parse_openai_sse(bytes: &[u8]) -> Result<Vec<OpenAiItem>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !text.ends_with("\n\n") {
+        return Err(format!(
+            "stream does not end with a blank line: {:?}",
+            &text[text.len().saturating_sub(80)..]
+        ));
+    }
+    let mut out = Vec::new();
+    for block in text[..text.len() - 2].split("\n\n") {
+        if block.contains('\n') {
+            return Err(format!("multi-line item {block:?}"));
+        }
+        if let Some(c) = block.strip_prefix(':') {
+            out.push(OpenAiItem::Comment(c.trim().to_string()));
+        } else if block == "data: [DONE]" {
+            out.push(OpenAiItem::Done);
+        } else if let Some(d) = block.strip_prefix("data: ") {
+            let v: Value =
+                serde_json::from_str(d).map_err(|e| format!("bad JSON in {block:?}: {e}"))?;
+            out.push(OpenAiItem::Chunk(v));
+        } else {
+            return Err(format!("unexpected item {block:?}"));
+        }
+    }
+    Ok(out)
+}
+
+/// A complete OpenAI stream: chunks of one completion (same id, created,
+/// model; object `chat.completion.chunk`), then `[DONE]` — or an error
+/// chunk that ends it.
+pub fn check_openai_stream(items: &[OpenAiItem]) -> Result<(), String> {
+    let mut ident: Option<(Value, Value, Value)> = None;
+    let mut finished = false;
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            OpenAiItem::Comment(_) => {}
+            OpenAiItem::Done => {
+                if i + 1 != items.len() {
+                    return Err("items after [DONE]".into());
+                }
+                return if finished {
+                    Ok(())
+                } else {
+                    Err("[DONE] without a finish_reason".into())
+                };
+            }
+            OpenAiItem::Chunk(v) => {
+                if let Some(e) = v.get("error") {
+                    if !e["message"].is_string() || !e["type"].is_string() {
+                        return Err(format!("malformed error chunk {v}"));
+                    }
+                    return if i + 1 == items.len() {
+                        Ok(())
+                    } else {
+                        Err("items after an error chunk".into())
+                    };
+                }
+                if v["object"] != "chat.completion.chunk" {
+                    return Err(format!("not a chunk: {v}"));
+                }
+                let id = (v["id"].clone(), v["created"].clone(), v["model"].clone());
+                match &ident {
+                    None => ident = Some(id),
+                    Some(first) if *first != id => {
+                        return Err(format!("chunk identity changed: {first:?} then {id:?}"))
+                    }
+                    _ => {}
+                }
+                let choices = v["choices"].as_array().ok_or(format!("no choices: {v}"))?;
+                if choices.iter().any(|c| c["finish_reason"].is_string()) {
+                    finished = true;
+                }
+            }
+        }
+    }
+    Err("stream ended without [DONE] or an error chunk".into())
+}
+
+/// `{"error":{"message":M,"type":T,"param":null,"code":C}}`; returns (T, M).
+pub fn openai_error(body: &[u8]) -> (String, String) {
+    let v: Value = serde_json::from_slice(body).unwrap_or_else(|e| {
+        panic!(
+            "error body is not JSON ({e}): {}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    let e = &v["error"];
+    let t = e["type"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error.type missing: {v}"));
+    let m = e["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error.message missing: {v}"));
+    assert!(
+        e.get("param").is_some_and(Value::is_null),
+        "error.param must be null: {v}"
+    );
+    assert!(e.get("code").is_some(), "error.code missing: {v}");
+    (t.to_string(), m.to_string())
 }
