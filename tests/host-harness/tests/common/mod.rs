@@ -190,7 +190,7 @@ pub fn exchange_with(
     chunking: &Chunking,
 ) -> Outcome {
     let mut s = h.http_stream();
-    s.request(&pairs(&headers), req_body, &Chunking::Whole)
+    s.request(&pairs(headers), req_body, &Chunking::Whole)
         .unwrap_or_else(|e| panic!("{e}"));
     if s.local_response().is_none() {
         s.response(resp_headers, resp_body, chunking)
