@@ -175,6 +175,21 @@ class Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A peer that resets an idle keep-alive connection is not an error.
+
+        Envoy does that when its client hung up before the upstream response
+        ended, e.g. an OpenAI SDK that stops reading at `data: [DONE]` while
+        the chunked body's last chunk is still on its way.
+        """
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class MockUpstream:
     """An HTTP server in a background thread.
 
@@ -189,8 +204,7 @@ class MockUpstream:
         self.aborted = []
         self.script = collections.deque()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = Server((host, port), Handler)
         self.server.upstream = self
         self.thread = None
 
