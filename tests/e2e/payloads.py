@@ -130,3 +130,104 @@ def anthropic_content(completion):
     for call in completion.tool_calls:
         blocks.append(("tool_use", call["id"], call["name"], json.loads(call["arguments"] or "{}")))
     return blocks
+
+
+# ------------------------------------------- OpenAI clients, Anthropic upstream
+
+# DESIGN.md section 5, "Response": Anthropic stop_reason -> OpenAI finish_reason.
+FINISH_REASON = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# DESIGN.md section 5, "Request": reasoning_effort -> thinking budget_tokens.
+THINKING_BUDGET = {"minimal": 1024, "low": 1024, "medium": 8192, "high": 16384}
+
+
+def openai_usage(usage):
+    """DESIGN.md section 5: Anthropic usage -> OpenAI usage, flattened
+    (`cached_tokens` is `prompt_tokens_details.cached_tokens`)."""
+    cache_read = usage.get("cache_read_input_tokens") or 0
+    prompt = (usage.get("input_tokens") or 0) + cache_read + (usage.get("cache_creation_input_tokens") or 0)
+    completion = usage.get("output_tokens") or 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion, "cached_tokens": cache_read}
+
+
+@dataclass
+class Answer:
+    """What an Anthropic message says, in the terms an OpenAI client sees."""
+
+    model: str = None
+    text: str = ""
+    reasoning: str = ""
+    thinking_blocks: list = field(default_factory=list)  # as the upstream sent them, signatures included
+    tool_calls: list = field(default_factory=list)  # dicts: id, name, input (parsed)
+    finish_reason: str = None
+    usage: dict = None  # openai_usage()
+
+
+def answer_of_message(message):
+    """A non-streaming Anthropic message (a msg-*.json fixture) as an Answer."""
+    answer = Answer(model=message["model"], finish_reason=FINISH_REASON[message["stop_reason"]],
+                    usage=openai_usage(message["usage"]))
+    for block in message["content"]:
+        if block["type"] == "text":
+            answer.text += block["text"]
+        elif block["type"] == "thinking":
+            answer.reasoning += block["thinking"]
+            answer.thinking_blocks.append(block)
+        elif block["type"] == "redacted_thinking":
+            answer.thinking_blocks.append(block)
+        elif block["type"] == "tool_use":
+            answer.tool_calls.append({"id": block["id"], "name": block["name"], "input": block["input"]})
+    return answer
+
+
+def anthropic_events(stream):
+    """The JSON payloads of an Anthropic SSE stream, in order."""
+    from rawhttp import sse_events  # rawhttp imports mock_upstream; keep payloads importable alone
+
+    return [json.loads(data) for name, data in sse_events(stream) if name != "comment" and data.strip()]
+
+
+def fold_anthropic_stream(stream):
+    """Accumulate an Anthropic event stream (a *.sse fixture) into an Answer.
+
+    Usage: message_delta's counts override message_start's, field by field
+    (Anthropic's message_delta usage is cumulative)."""
+    answer, usage, blocks, partial = Answer(), {}, {}, {}
+    for event in anthropic_events(stream):
+        kind = event["type"]
+        if kind == "message_start":
+            answer.model = event["message"]["model"]
+            usage.update({k: v for k, v in event["message"]["usage"].items() if v is not None})
+        elif kind == "content_block_start":
+            blocks[event["index"]] = dict(event["content_block"])
+            partial[event["index"]] = ""
+        elif kind == "content_block_delta":
+            block, delta = blocks[event["index"]], event["delta"]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            elif delta["type"] == "thinking_delta":
+                block["thinking"] += delta["thinking"]
+            elif delta["type"] == "signature_delta":
+                block["signature"] += delta["signature"]
+            elif delta["type"] == "input_json_delta":
+                partial[event["index"]] += delta["partial_json"]
+        elif kind == "message_delta":
+            answer.finish_reason = FINISH_REASON[event["delta"]["stop_reason"]]
+            usage.update({k: v for k, v in (event.get("usage") or {}).items() if v is not None})
+    for index in sorted(blocks):
+        block = blocks[index]
+        if block["type"] == "tool_use":
+            block["input"] = json.loads(partial[index] or "{}")
+    content = [blocks[index] for index in sorted(blocks)]
+    folded = answer_of_message({"model": answer.model, "content": content, "usage": usage, "stop_reason": "end_turn"})
+    folded.finish_reason = answer.finish_reason
+    return folded
