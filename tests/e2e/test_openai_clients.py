@@ -145,7 +145,7 @@ def fold_chunks(chunks):
     assert {c.object for c in chunks} == {"chat.completion.chunk"}
     assert len({(c.id, c.created, c.model) for c in chunks}) == 1, "id/created/model differ between chunks"
     first = chunks[0].choices[0].delta
-    assert first.role == "assistant"  # message_start -> delta {role: assistant, content: ""}
+    assert (first.role, first.content) == ("assistant", "")  # message_start -> delta {role: assistant, content: ""}
     text, reasoning, thinking_blocks, calls, finishes, usages = "", "", [], {}, [], []
     for chunk in chunks:
         if chunk.usage is not None:
@@ -160,6 +160,7 @@ def fold_chunks(chunks):
                 if call.index not in calls:
                     # The first delta of a call opens it: id, type, name, arguments "".
                     assert call.id and call.type == "function" and call.function.name, call
+                    assert call.function.arguments == "", call
                     calls[call.index] = {"id": call.id, "name": call.function.name, "arguments": ""}
                 else:
                     assert call.id in (None, calls[call.index]["id"])
@@ -278,17 +279,20 @@ def test_text_request_headers_and_body(openai_envoy, upstream):
     assert_completion(completion, answer_of_message(message))
 
 
-def test_single_system_message_is_a_string_and_max_tokens_kept(openai_envoy, upstream):
+@pytest.mark.parametrize("limit", ["max_completion_tokens", "max_tokens"])
+def test_single_system_message_is_a_string_and_max_tokens_kept(openai_envoy, upstream, limit):
     upstream.push(json_reply(fixture_json(MESSAGES["text"])))
     client_for(openai_envoy).chat.completions.create(
-        model=MODEL, max_completion_tokens=321, stop=["END", "  ", "STOP"],
+        model=MODEL, stop=["END", "  ", "STOP"], **{limit: 321},
         messages=[{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"},
-                  {"role": "assistant", "content": ""}, {"role": "user", "content": "there"}])
+                  {"role": "assistant", "content": ""},
+                  {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "there"}]}])
     body = upstream.requests[0].json
     assert body["system"] == "Be brief."  # "string when there is one"
     assert body["max_tokens"] == 321
     assert body["stop_sequences"] == ["END", "STOP"]  # whitespace-only entries dropped
-    # The empty assistant message is dropped; the user turns around it are merged.
+    # The empty assistant message is dropped, the user turns around it are
+    # merged, and the empty text part is dropped.
     assert [(m["role"], texts(m["content"])) for m in body["messages"]] == [("user", ["hi", "there"])]
 
 
@@ -370,6 +374,23 @@ def test_tool_round_trip(openai_envoy, upstream):
     assert_completion(completion, answer_of_message(message))
 
 
+@pytest.mark.parametrize("tool_choice,parallel,expected", [
+    ("auto", openai.NOT_GIVEN, {"type": "auto"}),
+    ("none", openai.NOT_GIVEN, {"type": "none"}),
+    ("required", openai.NOT_GIVEN, {"type": "any"}),
+    ({"type": "function", "function": {"name": "get_weather"}}, openai.NOT_GIVEN,
+     {"type": "tool", "name": "get_weather"}),
+    (openai.NOT_GIVEN, False, {"type": "auto", "disable_parallel_tool_use": True}),
+    ("required", False, {"type": "any", "disable_parallel_tool_use": True}),
+], ids=["auto", "none", "required", "function", "parallel-off", "required-parallel-off"])
+def test_tool_choice(openai_envoy, upstream, tool_choice, parallel, expected):
+    upstream.push(json_reply(fixture_json(MESSAGES["tool-use"])))
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}}]
+    client_for(openai_envoy).chat.completions.create(
+        model=MODEL, messages=HI, tools=tools, tool_choice=tool_choice, parallel_tool_calls=parallel)
+    assert upstream.requests[0].json["tool_choice"] == expected
+
+
 def test_images_and_pdf(openai_envoy, upstream):
     """DESIGN.md section 5, "Messages": image_url data/https URLs and PDF files."""
     upstream.push(json_reply(fixture_json(MESSAGES["text"])))
@@ -432,6 +453,33 @@ def test_model_map(start_envoy, upstream):
     assert [c.model for c in completions] == [message["model"]] * 2
 
 
+def test_configured_limits_path_and_version(start_envoy, upstream):
+    """DESIGN.md section 3 for an Anthropic upstream: default_max_tokens,
+    max_tokens_limit (clamps what the client asked for), upstream_path and
+    anthropic_version."""
+    config = {"upstream_protocol": "anthropic", "upstream_path": "/anthropic/v1/messages",
+              "default_max_tokens": 1000, "max_tokens_limit": 2000, "anthropic_version": "2023-01-01"}
+    envoy = start_envoy(template=OPENAI_CLIENTS_TEMPLATE, plugin_config=config)
+    upstream.push(*[json_reply(fixture_json(MESSAGES["text"])) for _ in range(2)])
+    client = client_for(envoy)
+    client.chat.completions.create(model=MODEL, messages=HI)
+    client.chat.completions.create(model=MODEL, messages=HI, max_completion_tokens=64000)
+    assert [r.json["max_tokens"] for r in upstream.requests] == [1000, 2000]
+    assert {r.path for r in upstream.requests} == {"/anthropic/v1/messages"}
+    assert {r.header("anthropic-version") for r in upstream.requests} == {"2023-01-01"}
+
+
+def test_request_over_max_request_bytes_gets_413(start_envoy, upstream):
+    envoy = start_envoy(template=OPENAI_CLIENTS_TEMPLATE,
+                        plugin_config={"upstream_protocol": "anthropic", "max_request_bytes": 1024})
+    with pytest.raises(openai.APIStatusError) as raised:
+        client_for(envoy).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x" * 4096}])
+    assert raised.value.status_code == 413
+    error_of(raised.value.response.content)
+    time.sleep(0.2)  # give a leaked, reset request a moment to show up
+    assert upstream.requests == [] and upstream.aborted == []
+
+
 # ------------------------------------------------------------ non-streaming
 
 
@@ -443,6 +491,38 @@ def test_create_translates_message(openai_envoy, upstream, name):
     completion = client_for(openai_envoy).chat.completions.create(
         model=MODEL, messages=HI, tools=tools_for(answer))
     assert_completion(completion, answer)
+
+
+@pytest.mark.parametrize("stop_reason", FINISH_REASON)
+def test_every_stop_reason(openai_envoy, upstream, stop_reason):
+    """msg-text.json and stream-text-minimal.sse with each stop_reason of
+    DESIGN.md section 5, non-streaming and streaming."""
+    message = {**fixture_json(MESSAGES["text"]), "stop_reason": stop_reason}
+    data = stream_fixture("text").replace(b'"stop_reason":"end_turn"', f'"stop_reason":"{stop_reason}"'.encode())
+    assert fold_anthropic_stream(data).finish_reason == FINISH_REASON[stop_reason]
+    upstream.push(json_reply(message), sse_reply(data, piece=5, delay=0.0002))
+    client = client_for(openai_envoy)
+    completion = client.chat.completions.create(model=MODEL, messages=HI)
+    assert completion.choices[0].finish_reason == FINISH_REASON[stop_reason]
+    chunks = list(client.chat.completions.create(model=MODEL, messages=HI, stream=True))
+    assert_streamed(chunks, fold_anthropic_stream(data), include_usage=False)
+
+
+def test_stream_usage_with_cache_tokens(openai_envoy, upstream):
+    """stream-text-minimal.sse with the cache counts msg-cache-read.json and
+    msg-cache-creation.json recorded: prompt_tokens includes both, cached_tokens
+    is the read."""
+    read = fixture_json(MESSAGES["cache-read"])["usage"]["cache_read_input_tokens"]
+    created = fixture_json(MESSAGES["cache-creation"])["usage"]["cache_creation_input_tokens"]
+    data = (stream_fixture("text")
+            .replace(b'"cache_read_input_tokens":0', f'"cache_read_input_tokens":{read}'.encode())
+            .replace(b'"cache_creation_input_tokens":0', f'"cache_creation_input_tokens":{created}'.encode()))
+    answer = fold_anthropic_stream(data)
+    assert answer.usage["cached_tokens"] == read and answer.usage["prompt_tokens"] > read + created
+    upstream.push(sse_reply(data, piece=5, delay=0.0002))
+    chunks = list(client_for(openai_envoy).chat.completions.create(
+        model=MODEL, messages=HI, stream=True, stream_options={"include_usage": True}))
+    assert_streamed(chunks, answer)
 
 
 def assistant_turn_from_stream(client):
@@ -587,7 +667,7 @@ def test_stream_helper_accumulates_tool_calls(openai_envoy, upstream, name):
     assert usage_of(final.usage) == answer.usage
 
 
-@pytest.mark.parametrize("name", ["text", "thinking"])
+@pytest.mark.parametrize("name", STREAMS)
 def test_stream_raw_framing(openai_envoy, upstream, name):
     """The SSE framing the SDK partly hides: `data:` events only, pings as
     comments, `data: [DONE]` last."""
@@ -672,6 +752,19 @@ def test_upstream_error_raises_typed_exception(openai_envoy, upstream, status, b
     assert error.response.headers["retry-after"] == "3"
     # DESIGN.md section 6: the upstream's request id is exposed as x-request-id.
     assert error.request_id == "req_011CVEA3SF7rnb3DuBZytqQa"
+
+
+@pytest.mark.parametrize("size", [80, 5000], ids=["short", "over-1KiB"])
+def test_upstream_html_error_becomes_message_text(openai_envoy, upstream, size):
+    """DESIGN.md section 6: a non-JSON error body becomes the message text,
+    truncated to 1 KiB."""
+    page = ("<html><body>" + "<p>bad&nbsp;gateway</p>" * size)[:size].encode()
+    upstream.push(Reply(502, [("content-type", "text/html")], page))
+    with pytest.raises(openai.InternalServerError) as raised:
+        client_for(openai_envoy).chat.completions.create(model=MODEL, messages=HI)
+    assert raised.value.status_code == 502
+    assert raised.value.response.headers["content-type"].startswith("application/json")
+    assert error_of(raised.value.response.content)["message"] == page[:1024].decode()
 
 
 def test_overloaded_529_becomes_503(openai_envoy, upstream):
