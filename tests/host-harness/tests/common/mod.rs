@@ -375,11 +375,14 @@ pub fn anthropic_error_type(status: u16) -> &'static str {
 /// Chunkings for "every chunking from 1 byte per callback up to whole":
 /// every size up to 64, a spread of larger sizes, even splits, the whole
 /// body, and several of them again with an empty end_of_stream callback.
+/// Bodies over 32 KiB (hundreds of thousands of callbacks at one byte each)
+/// get one byte per callback once and a sparser spread of small sizes.
 pub fn chunkings(len: usize) -> Vec<Chunking> {
-    let mut sizes: Vec<usize> = if len <= 32 * 1024 {
-        (1..=64).collect()
+    let large = len > 32 * 1024;
+    let mut sizes: Vec<usize> = if large {
+        vec![1, 3, 64]
     } else {
-        vec![1, 2, 3, 5, 8, 13, 64]
+        (1..=64).collect()
     };
     for s in [97, 256, 1000, 1021, 4096, 16411, 65536] {
         if s < len {
@@ -391,14 +394,11 @@ pub fn chunkings(len: usize) -> Vec<Chunking> {
         out.push(Chunking::Count(n));
     }
     out.push(Chunking::Whole);
-    for c in [
-        Chunking::Whole,
-        Chunking::Bytes(1),
-        Chunking::Bytes(7),
-        Chunking::Count(3),
-    ] {
-        out.push(c.then_empty_eos());
+    let mut with_empty_eos = vec![Chunking::Whole, Chunking::Bytes(7), Chunking::Count(3)];
+    if !large {
+        with_empty_eos.push(Chunking::Bytes(1));
     }
+    out.extend(with_empty_eos.into_iter().map(Chunking::then_empty_eos));
     out
 }
 
