@@ -277,7 +277,7 @@ fn buffer_kind(st: &HostState, t: i32) -> Option<BufRef> {
 fn buffer_slice(st: &HostState, b: &BufRef, start: usize, len: usize) -> Vec<u8> {
     let whole: &[u8] = match b {
         BufRef::Body(d) => match st.stream() {
-            Some(s) if s.side(*d).in_body_callback => s.side(*d).body.visible(),
+            Some(s) if s.side(*d).body_accessible() => s.side(*d).body.visible(),
             _ => &[],
         },
         BufRef::VmConfig => &st.vm_config,
@@ -293,7 +293,7 @@ fn buffer_slice(st: &HostState, b: &BufRef, start: usize, len: usize) -> Vec<u8>
 fn buffer_len(st: &HostState, b: &BufRef) -> usize {
     match b {
         BufRef::Body(d) => match st.stream() {
-            Some(s) if s.side(*d).in_body_callback => s.side(*d).body.visible().len(),
+            Some(s) if s.side(*d).body_accessible() => s.side(*d).body.visible().len(),
             _ => 0,
         },
         BufRef::VmConfig => st.vm_config.len(),
@@ -458,9 +458,9 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
             return Ok(Status::BadArgument as i32);
         };
         let side = stream.side_mut(dir);
-        if !side.in_body_callback {
+        if !side.body_accessible() {
             st.violation(format!(
-                "{CALL}: {} body changed outside its body callback",
+                "{CALL}: {} body changed outside its body callback with nothing buffered",
                 dir.name()
             ));
             return Ok(Status::BadArgument as i32);

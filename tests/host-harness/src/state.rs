@@ -353,6 +353,15 @@ pub(crate) struct Side {
     pub continue_requested: bool,
 }
 
+impl Side {
+    /// Envoy's `getBuffer`: the current chunk during a body callback, and the
+    /// filter's buffered body whenever it is buffering (in the trailers
+    /// callback, say); nothing otherwise.
+    pub fn body_accessible(&self) -> bool {
+        self.in_body_callback || self.body.buffering
+    }
+}
+
 /// One HTTP context.
 #[derive(Debug, Default)]
 pub(crate) struct StreamState {

@@ -943,3 +943,103 @@ fn module_exports_and_imports_are_as_expected() {
         );
     }
 }
+
+// ---------------------------------------------------------------- trailers
+
+/// An HTTP/2 peer may end a message with trailers instead of end_of_stream
+/// on the last data frame: the last body callback then has end_of_stream
+/// false, and the trailers callback is the end.
+fn response_with_trailers(
+    h: &mut Host,
+    req: &[u8],
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Outcome {
+    let rh = anthropic_headers("/v1/messages", None);
+    let mut s = h.http_stream();
+    s.request(&pairs(&rh), req, &Chunking::Whole).unwrap();
+    s.response_headers(headers, false).unwrap();
+    for c in body.chunks(100) {
+        s.response_body(c, false).unwrap();
+    }
+    s.response_trailers(&[("x-upstream-trailer", "1")]).unwrap();
+    Outcome {
+        request_headers: None,
+        request_body: Vec::new(),
+        status: s.response_status(),
+        response_headers: s.response_headers_out().map(|m| m.to_pairs()),
+        response_body: s.response_body_out().to_vec(),
+        local_status: s.local_response().map(|l| l.status),
+        response_complete: s.response_complete(),
+    }
+}
+
+#[test]
+fn a_stream_ending_with_trailers_is_converted() {
+    let mut h = openai_host();
+    let sse = recorded_stream("openai/stream-tool-calls-parallel.sse");
+    let want = exchange(
+        &mut h,
+        &simple_request(true),
+        SSE_200,
+        &sse,
+        &Chunking::Whole,
+    );
+    let got = response_with_trailers(&mut h, &simple_request(true), SSE_200, &sse);
+    assert!(got.response_complete);
+    let (g, w) = (
+        normalize(&got.response_body),
+        normalize(&want.response_body),
+    );
+    assert!(g == w, "{}", first_difference(&g, &w));
+    assert_clean(&h);
+}
+
+/// The module holds a buffered body until an end_of_stream body callback;
+/// when trailers end the message instead, it never converts, and Envoy
+/// forwards the raw OpenAI JSON to the Anthropic client. (The buffered body
+/// is readable and replaceable in the trailers callback, as in Envoy.)
+#[test]
+#[ignore = "module: a response ending with trailers reaches the client unconverted (reported to the lead)"]
+fn a_completion_ending_with_trailers_is_converted() {
+    let mut h = openai_host();
+    let body = fixture("openai/chat-tool-call.json");
+    let want = exchange(
+        &mut h,
+        &simple_request(false),
+        JSON_200,
+        &body,
+        &Chunking::Whole,
+    );
+    let got = response_with_trailers(&mut h, &simple_request(false), JSON_200, &body);
+    assert!(got.response_complete);
+    let (g, w) = (
+        normalize(&got.response_body),
+        normalize(&want.response_body),
+    );
+    assert!(g == w, "{}", first_difference(&g, &w));
+    assert_clean(&h);
+}
+
+/// Same for a request body that ends with trailers: the Anthropic body goes
+/// to the OpenAI upstream unconverted.
+#[test]
+#[ignore = "module: a request ending with trailers goes upstream unconverted (reported to the lead)"]
+fn a_request_ending_with_trailers_is_converted() {
+    let mut h = openai_host();
+    let body = simple_request(true);
+    let (_, want, _) = converted_request(&mut h, "/v1/messages", &body, &Chunking::Whole);
+    let headers = anthropic_headers("/v1/messages", None);
+    let mut s = h.http_stream();
+    s.request_headers(&pairs(&headers), false).unwrap();
+    for c in body.chunks(50) {
+        s.request_body(c, false).unwrap();
+    }
+    s.request_trailers(&[("x-client-trailer", "1")]).unwrap();
+    assert!(s.request_complete());
+    let got: Value = serde_json::from_slice(s.request_body_out())
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(s.request_body_out())));
+    assert_eq!(got, want);
+    drop(s);
+    assert_clean(&h);
+}

@@ -207,6 +207,29 @@ fn response_buffered_until_end_of_stream() {
 }
 
 #[test]
+fn buffered_body_is_reachable_from_the_trailers_callback() {
+    let mut h = host("T");
+    let mut s = h.http_stream();
+    s.request(REQ, b"{}", &Chunking::Whole).unwrap();
+    s.response_headers(&[(":status", "200")], false).unwrap();
+    assert_eq!(s.response_body(b"abc", false).unwrap(), Action::Pause);
+    assert_eq!(s.response_body(b"def", false).unwrap(), Action::Pause);
+    assert!(s.response_body_out().is_empty());
+    assert_eq!(
+        s.response_trailers(&[("grpc-status", "0")]).unwrap(),
+        Action::Continue
+    );
+    assert_eq!(s.response_body_out(), b"whole:abcdef");
+    assert_eq!(
+        s.response_trailers_out().unwrap().get("grpc-status"),
+        Some("0")
+    );
+    assert!(s.response_complete());
+    drop(s);
+    assert!(h.violations().is_empty(), "{:?}", h.violations());
+}
+
+#[test]
 fn pause_from_request_headers_stalls_the_request() {
     let mut h = host("p");
     let mut s = h.http_stream();

@@ -14,6 +14,8 @@
 ;;   i  loop forever in the body callback
 ;;   w  write "whole:" to stdout through WASI fd_write
 ;;   b  pass a pointer outside memory to proxy_log
+;;   T  responses: Pause every body callback; in the trailers callback read
+;;      the buffered body and replace it with "whole:" + body
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $get_buf (param i32 i32 i32 i32 i32) (result i32)))
@@ -134,11 +136,15 @@
     (i32.const 0))
 
   (func (export "proxy_on_response_body") (param $ctx i32) (param $size i32) (param $eos i32) (result i32)
+    (if (i32.eq (global.get $mode) (i32.const 84)) (then (return (i32.const 1))))
     (if (i32.eq (global.get $mode) (i32.const 115)) (then
       (return (call $stream (i32.const 1) (local.get $size)))))
     (call $whole (i32.const 1) (local.get $size) (local.get $eos)))
 
-  (func (export "proxy_on_response_trailers") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_response_trailers") (param $ctx i32) (param $n i32) (result i32)
+    (if (i32.eq (global.get $mode) (i32.const 84)) (then
+      (return (call $whole (i32.const 1) (i32.const 0x7fffffff) (i32.const 1)))))
+    (i32.const 0))
   (func (export "proxy_on_log") (param i32))
   (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
   (func (export "proxy_on_delete") (param i32))
