@@ -15,7 +15,13 @@ BRIDGE_CONFIG ?= {"upstream_protocol":"openai"}
 
 CLAUDE_CODE := tests/claude-code/node_modules/.bin/claude
 
-.PHONY: all build wasm-target venv claude-code test test-unit test-harness test-e2e lint run clean
+# `make image` output (README "Build the OCI image").
+IMAGE_DIR   ?= build/oci
+# Debian tools tests/e2e/test_deploy.py uses (OCI image, registry, compose file).
+DEPLOY_TOOLS := skopeo docker-registry oci-image-tool docker-compose
+SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint run clean
 
 all: build
 
@@ -43,6 +49,16 @@ tests/claude-code/node_modules/.installed: tests/claude-code/package.json tests/
 	cd tests/claude-code && npm ci --no-audit --no-fund
 	touch $@
 
+## The module as an OCI image (Wasm "compat" variant, as Istio's WasmPlugin
+## pulls it): $(IMAGE_DIR)/anthropic-openai-bridge/ (OCI layout) and .tar.
+image: build
+	python3 scripts/oci_image.py --wasm $(WASM) --out $(IMAGE_DIR)
+
+deploy-tools:
+	@missing=; for tool in $(DEPLOY_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+	  [ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPLOY_TOOLS); }
+
 ## Everything: lint, tier 1 (native), tier 2 (host harness), tier 3 (real Envoy).
 test: lint test-unit test-harness test-e2e
 
@@ -57,8 +73,8 @@ test-unit:
 test-harness: build
 	cargo test -p host-harness
 
-test-e2e: build venv claude-code
-	REQUIRE_CLAUDE_CODE=1 $(PY) -m pytest tests/e2e -q
+test-e2e: build venv claude-code deploy-tools
+	REQUIRE_CLAUDE_CODE=1 REQUIRE_DEPLOY_TOOLS=1 $(PY) -m pytest tests/e2e -q
 
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
 ## or UPSTREAM_URL (e.g. https://api.openai.com).
