@@ -241,7 +241,7 @@ fn mut_map(st: &mut HostState, t: i32) -> Option<&mut HeaderMap> {
     }
 }
 
-fn check_header(st: &mut HostState, call: &str, key: &str, value: &str) {
+fn check_header(st: &mut HostState, call: &str, key: &str, value: &[u8]) {
     let bad_key = key.is_empty()
         || key
             .bytes()
@@ -249,9 +249,10 @@ fn check_header(st: &mut HostState, call: &str, key: &str, value: &str) {
     if bad_key {
         st.violation(format!("{call}: invalid header name {key:?}"));
     }
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+    if value.iter().any(|b| *b == b'\r' || *b == b'\n' || *b == 0) {
         st.violation(format!(
-            "{call}: header {key:?} has a value with CR, LF or NUL: {value:?}"
+            "{call}: header {key:?} has a value with CR, LF or NUL: {:?}",
+            String::from_utf8_lossy(value)
         ));
     }
 }
@@ -528,7 +529,7 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
         }
         // Envoy answers Ok with no pairs when the map is not available now.
         let pairs = const_map(c.data(), t)
-            .map(HeaderMap::to_pairs)
+            .map(HeaderMap::to_byte_pairs)
             .unwrap_or_default();
         let bytes = if pairs.is_empty() {
             Vec::new()
@@ -552,14 +553,9 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
         let raw = read_bytes(&mut c, CALL, ptr, len)?;
         let pairs = deserialize_pairs(&raw).map_err(|e| trap(CALL, e))?;
         let st = c.data_mut();
-        let pairs: Vec<(String, String)> = pairs
+        let pairs: Vec<(String, Vec<u8>)> = pairs
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
-            })
+            .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
             .collect();
         for (k, v) in &pairs {
             check_header(st, CALL, k, v);
@@ -601,12 +597,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
                 ));
                 return Ok(Status::BadArgument as i32);
             }
-            Some(m) => m.get(&key).map(str::to_string),
+            Some(m) => m.get_bytes(&key).map(<[u8]>::to_vec),
         };
         match value {
             None => Ok(Status::NotFound as i32),
             Some(v) => {
-                copy_out(&mut c, CALL, v.as_bytes(), ptr_ptr, size_ptr)?;
+                copy_out(&mut c, CALL, &v, ptr_ptr, size_ptr)?;
                 Ok(Status::Ok as i32)
             }
         }
@@ -626,12 +622,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
             const CALL: &str = "proxy_replace_header_map_value";
             count(&mut c, CALL);
             let key = read_str(&mut c, CALL, kptr, klen)?;
-            let value = read_str(&mut c, CALL, vptr, vlen)?;
+            let value = read_bytes(&mut c, CALL, vptr, vlen)?;
             let st = c.data_mut();
             check_header(st, CALL, &key, &value);
             match mut_map(st, t) {
                 Some(m) => {
-                    m.replace(&key, &value);
+                    m.replace_bytes(&key, &value);
                     Ok(Status::Ok as i32)
                 }
                 None => {
@@ -658,12 +654,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
         const CALL: &str = "proxy_add_header_map_value";
         count(&mut c, CALL);
         let key = read_str(&mut c, CALL, kptr, klen)?;
-        let value = read_str(&mut c, CALL, vptr, vlen)?;
+        let value = read_bytes(&mut c, CALL, vptr, vlen)?;
         let st = c.data_mut();
         check_header(st, CALL, &key, &value);
         match mut_map(st, t) {
             Some(m) => {
-                m.add(&key, &value);
+                m.add_bytes(&key, &value);
                 Ok(Status::Ok as i32)
             }
             None => {
@@ -823,7 +819,7 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
             })
             .collect();
         for (k, v) in &headers {
-            check_header(st, CALL, k, v);
+            check_header(st, CALL, k, v.as_bytes());
         }
         if !(100..=599).contains(&status) {
             st.violation(format!("{CALL}: invalid HTTP status {status}"));

@@ -63,9 +63,11 @@ impl fmt::Display for LogEntry {
 
 /// An HTTP header map with Envoy's behaviour: keys are lower-cased on the
 /// way in, several entries may share a key, pseudo-headers stay in front.
+/// Values are bytes (Envoy passes obs-text through); the `&str` accessors
+/// skip values that are not UTF-8, the `_bytes` ones do not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderMap {
-    entries: Vec<(String, String)>,
+    entries: Vec<(String, Vec<u8>)>,
 }
 
 impl HeaderMap {
@@ -73,41 +75,50 @@ impl HeaderMap {
         HeaderMap::default()
     }
 
-    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> HeaderMap {
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (k, v) in pairs {
-            m.add(k.as_ref(), v.as_ref());
+            m.add_bytes(k.as_ref(), v.as_ref());
         }
         m
     }
 
     /// The first value for `key` (case-insensitive), as Envoy's
-    /// `get_header_map_value` returns it.
+    /// `get_header_map_value` returns it; None also when it is not UTF-8.
     pub fn get(&self, key: &str) -> Option<&str> {
+        self.get_bytes(key)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    pub fn get_bytes(&self, key: &str) -> Option<&[u8]> {
         let key = key.to_ascii_lowercase();
         self.entries
             .iter()
             .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_slice())
     }
 
-    /// Every value for `key`, in order.
+    /// Every UTF-8 value for `key`, in order.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
         let key = key.to_ascii_lowercase();
         self.entries
             .iter()
             .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+            .filter_map(|(_, v)| std::str::from_utf8(v).ok())
             .collect()
     }
 
     pub fn contains(&self, key: &str) -> bool {
-        self.get(key).is_some()
+        self.get_bytes(key).is_some()
     }
 
     /// `addCopy`: appends another entry (pseudo-headers go after the last
     /// pseudo-header, as Envoy keeps them first).
     pub fn add(&mut self, key: &str, value: &str) {
+        self.add_bytes(key, value.as_bytes());
+    }
+
+    pub fn add_bytes(&mut self, key: &str, value: &[u8]) {
         let key = key.to_ascii_lowercase();
         if key.starts_with(':') {
             let pos = self
@@ -115,16 +126,20 @@ impl HeaderMap {
                 .iter()
                 .position(|(k, _)| !k.starts_with(':'))
                 .unwrap_or(self.entries.len());
-            self.entries.insert(pos, (key, value.to_string()));
+            self.entries.insert(pos, (key, value.to_vec()));
         } else {
-            self.entries.push((key, value.to_string()));
+            self.entries.push((key, value.to_vec()));
         }
     }
 
     /// `setCopy`: removes every entry for `key`, then adds one.
     pub fn replace(&mut self, key: &str, value: &str) {
+        self.replace_bytes(key, value.as_bytes());
+    }
+
+    pub fn replace_bytes(&mut self, key: &str, value: &[u8]) {
         self.remove(key);
-        self.add(key, value);
+        self.add_bytes(key, value);
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -140,11 +155,19 @@ impl HeaderMap {
         self.entries.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
     }
 
+    /// The entries, values converted lossily to text.
     pub fn to_pairs(&self) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect()
+    }
+
+    pub fn to_byte_pairs(&self) -> Vec<(String, Vec<u8>)> {
         self.entries.clone()
     }
 
@@ -157,7 +180,7 @@ impl HeaderMap {
 impl fmt::Display for HeaderMap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (k, v) in &self.entries {
-            writeln!(f, "{k}: {v}")?;
+            writeln!(f, "{k}: {}", String::from_utf8_lossy(v))?;
         }
         Ok(())
     }

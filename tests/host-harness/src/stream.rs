@@ -569,7 +569,7 @@ pub struct HttpStream<'h> {
     attached: bool,
 }
 
-fn to_map(headers: &[(&str, &str)]) -> HeaderMap {
+fn to_map<V: AsRef<[u8]>>(headers: &[(&str, V)]) -> HeaderMap {
     HeaderMap::from_pairs(headers)
 }
 
@@ -605,9 +605,10 @@ impl<'h> HttpStream<'h> {
             .unwrap_or_else(|| unreachable!("stream state removed while its handle is alive"))
     }
 
-    pub fn request_headers(
+    /// Header values may be any bytes (`&str` or `&[u8]`).
+    pub fn request_headers<V: AsRef<[u8]>>(
         &mut self,
-        headers: &[(&str, &str)],
+        headers: &[(&str, V)],
         end_of_stream: bool,
     ) -> Result<Action, HostError> {
         self.host.deliver_headers(
@@ -624,14 +625,18 @@ impl<'h> HttpStream<'h> {
             .body(self.id, Direction::Request, chunk, end_of_stream)
     }
 
-    pub fn request_trailers(&mut self, trailers: &[(&str, &str)]) -> Result<Action, HostError> {
+    pub fn request_trailers<V: AsRef<[u8]>>(
+        &mut self,
+        trailers: &[(&str, V)],
+    ) -> Result<Action, HostError> {
         self.host
             .trailers(self.id, Direction::Request, to_map(trailers))
     }
 
-    pub fn response_headers(
+    /// Header values may be any bytes (`&str` or `&[u8]`).
+    pub fn response_headers<V: AsRef<[u8]>>(
         &mut self,
-        headers: &[(&str, &str)],
+        headers: &[(&str, V)],
         end_of_stream: bool,
     ) -> Result<Action, HostError> {
         self.host.deliver_headers(
@@ -652,16 +657,19 @@ impl<'h> HttpStream<'h> {
             .body(self.id, Direction::Response, chunk, end_of_stream)
     }
 
-    pub fn response_trailers(&mut self, trailers: &[(&str, &str)]) -> Result<Action, HostError> {
+    pub fn response_trailers<V: AsRef<[u8]>>(
+        &mut self,
+        trailers: &[(&str, V)],
+    ) -> Result<Action, HostError> {
         self.host
             .trailers(self.id, Direction::Response, to_map(trailers))
     }
 
     /// Headers (end_of_stream when `body` is empty), then the body split as
     /// `chunking` says. Returns every callback's action, headers first.
-    pub fn request(
+    pub fn request<V: AsRef<[u8]>>(
         &mut self,
-        headers: &[(&str, &str)],
+        headers: &[(&str, V)],
         body: &[u8],
         chunking: &Chunking,
     ) -> Result<Vec<Action>, HostError> {
@@ -673,9 +681,9 @@ impl<'h> HttpStream<'h> {
     }
 
     /// Like [`HttpStream::request`] for the upstream's response.
-    pub fn response(
+    pub fn response<V: AsRef<[u8]>>(
         &mut self,
-        headers: &[(&str, &str)],
+        headers: &[(&str, V)],
         body: &[u8],
         chunking: &Chunking,
     ) -> Result<Vec<Action>, HostError> {

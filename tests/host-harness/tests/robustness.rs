@@ -634,3 +634,106 @@ fn headers_only_error_response_gets_an_anthropic_error_body() {
         assert_eq!(t, anthropic_error_type(status.parse().unwrap()));
     }
 }
+
+/// Header values are bytes (Envoy passes obs-text through) and can be odd in
+/// every way; the module reads them itself, so none of it may trap.
+#[test]
+fn odd_headers_never_trap() {
+    let mut h = openai_host();
+    let long = vec![b'v'; 64 * 1024];
+    let many: Vec<(String, Vec<u8>)> = (0..500)
+        .map(|i| (format!("x-extra-{i}"), format!("{i}").into_bytes()))
+        .collect();
+    let odd_values: Vec<&[u8]> = vec![
+        b"\xff\xfe\x80",
+        b"caf\xe9",
+        b"",
+        b" ",
+        b"Bearer",
+        b"Bearer ",
+        b"bearer   spaced  ",
+        &long,
+    ];
+    let req = simple_request(true);
+    let sse = recorded_stream("openai/stream-tool-call-single.sse");
+    for (i, v) in odd_values.iter().enumerate() {
+        for name in [
+            "x-api-key",
+            "authorization",
+            "anthropic-version",
+            "anthropic-beta",
+            "content-length",
+            "content-type",
+            "user-agent",
+        ] {
+            let mut headers: Vec<(String, Vec<u8>)> = anthropic_headers("/v1/messages", None)
+                .into_iter()
+                .filter(|(k, _)| k != name)
+                .map(|(k, v)| (k, v.into_bytes()))
+                .collect();
+            headers.push((name.to_string(), v.to_vec()));
+            headers.push((name.to_string(), b"second".to_vec()));
+            if i == 0 {
+                headers.extend(many.iter().cloned());
+            }
+            let hp: Vec<(&str, &[u8])> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice()))
+                .collect();
+            let mut s = h.http_stream();
+            if let Err(e) = s.request(&hp, &req, &Chunking::Whole) {
+                panic!(
+                    "request header {name}={:?}: {e}",
+                    String::from_utf8_lossy(&v[..v.len().min(40)])
+                );
+            }
+            if s.local_response().is_none() {
+                let resp: Vec<(&str, &[u8])> = vec![
+                    (":status", b"200"),
+                    ("content-type", b"text/event-stream"),
+                    ("x-request-id", v),
+                    ("retry-after", v),
+                    ("x-ratelimit-reset-requests", v),
+                    ("x-ratelimit-remaining-tokens", v),
+                    ("content-length", v),
+                ];
+                if let Err(e) = s.response(&resp, &sse, &Chunking::Bytes(64)) {
+                    panic!(
+                        "response headers with {:?}: {e}",
+                        String::from_utf8_lossy(&v[..v.len().min(40)])
+                    );
+                }
+                let events = parse_anthropic_sse(s.response_body_out()).unwrap();
+                check_anthropic_stream(&events).unwrap();
+            }
+        }
+    }
+    for path in [
+        "/v1/messages?",
+        "/v1/messages?a=%ff&b=\u{e9}",
+        "/v1/messages#frag",
+        "/v1//messages",
+        "/V1/MESSAGES",
+        "//v1/messages",
+        "/v1/messages/",
+        "/x/../v1/messages",
+    ] {
+        let headers = anthropic_headers(path, None);
+        let mut s = h.http_stream();
+        if let Err(e) = s.request(&pairs(&headers), &req, &Chunking::Whole) {
+            panic!("path {path}: {e}");
+        }
+    }
+    let status_values: [&[u8]; 6] = [b"999", b"abc", b"", b"20", b"2000000000000", b"\xff"];
+    for status in status_values {
+        let headers = anthropic_headers("/v1/messages", None);
+        let mut s = h.http_stream();
+        s.request(&pairs(&headers), &req, &Chunking::Whole).unwrap();
+        let resp: Vec<(&str, &[u8])> =
+            vec![(":status", status), ("content-type", b"application/json")];
+        if let Err(e) = s.response(&resp, b"{\"error\":{\"message\":\"x\"}}", &Chunking::Whole) {
+            panic!("status {:?}: {e}", String::from_utf8_lossy(status));
+        }
+    }
+    assert_still_serves(&mut h);
+}
