@@ -1043,3 +1043,67 @@ fn a_request_ending_with_trailers_is_converted() {
     drop(s);
     assert_clean(&h);
 }
+
+// ---------------------------------------------------------------- streams cut short
+
+#[test]
+fn streams_cut_short_leave_the_vm_healthy() {
+    let mut h = openai_host();
+    let req = simple_request(true);
+    let sse = recorded_stream("openai/stream-tool-calls-parallel.sse");
+    let headers = anthropic_headers("/v1/messages", None);
+    // The client goes away mid-request, mid-response, and before any response.
+    for cut in [0, 1, req.len() / 2] {
+        let mut s = h.http_stream();
+        s.request_headers(&pairs(&headers), false).unwrap();
+        if cut > 0 {
+            s.request_body(&req[..cut], false).unwrap();
+        }
+        s.finish()
+            .unwrap_or_else(|e| panic!("abort after {cut} request bytes: {e}"));
+    }
+    for cut in [0, 1, 100, sse.len() / 2, sse.len() - 1] {
+        let mut s = h.http_stream();
+        s.request(&pairs(&headers), &req, &Chunking::Whole).unwrap();
+        s.response_headers(SSE_200, false).unwrap();
+        s.response_body(&sse[..cut], false).unwrap();
+        s.finish()
+            .unwrap_or_else(|e| panic!("abort after {cut} response bytes: {e}"));
+    }
+    let mut s = h.http_stream();
+    s.request(&pairs(&headers), &req, &Chunking::Whole).unwrap();
+    s.finish().unwrap();
+    drop(s);
+    let o = exchange(&mut h, &req, SSE_200, &sse, &Chunking::Bytes(9));
+    check_anthropic_stream(&parse_anthropic_sse(&o.response_body).unwrap()).unwrap();
+    assert_eq!(h.live_streams(), 0);
+    assert_clean(&h);
+}
+
+/// An upstream (or a proxy in front of it) may answer from the request
+/// headers alone — a 401 for a bad key — while the bridge still holds the
+/// request body. The error must still reach the client in its own shape.
+///
+/// The module only learns it is converting once the request body has been
+/// converted, so such a response passes through in the upstream's shape.
+#[test]
+#[ignore = "module: an upstream error sent before the request body ended passes through unconverted (reported to the lead)"]
+fn an_early_upstream_error_is_converted() {
+    let mut h = openai_host();
+    let req = simple_request(false);
+    let headers = anthropic_headers("/v1/messages", None);
+    let mut s = h.http_stream();
+    s.request_headers(&pairs(&headers), false).unwrap();
+    assert_eq!(s.request_body(&req[..10], false).unwrap(), Action::Pause);
+    s.response(
+        &[(":status", "401"), ("content-type", "application/json")],
+        &fixture("openai/azure-error-401.json"),
+        &Chunking::Whole,
+    )
+    .unwrap();
+    assert_eq!(s.response_status(), Some(401));
+    let (t, _) = anthropic_error(s.response_body_out());
+    assert_eq!(t, "authentication_error");
+    drop(s);
+    assert_clean(&h);
+}
