@@ -6,6 +6,7 @@
 //! not declared, which drops them.
 
 use crate::wire::{indexed_seq, CowStr, Described, RawJson, TextOr};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
@@ -42,6 +43,15 @@ pub struct MessagesRequest<'a> {
     pub tools: Option<Vec<Tool<'a>>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice<'a>>,
+    /// Read only to say they were dropped (no OpenAI form).
+    #[serde(default, skip_serializing)]
+    pub top_k: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub container: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub mcp_servers: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub context_management: Option<IgnoredAny>,
 }
 
 fn messages_seq<'de: 'a, 'a, D: Deserializer<'de>>(

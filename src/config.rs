@@ -190,8 +190,11 @@ impl Config {
     /// Applies `max_tokens_limit` to an outgoing max-tokens value.
     pub fn clamp_max_tokens(&self, value: u64) -> u64 {
         match self.max_tokens_limit {
-            Some(limit) => value.min(limit),
-            None => value,
+            Some(limit) if value > limit => {
+                log::debug!("max tokens {value} clamped to max_tokens_limit {limit}");
+                limit
+            }
+            _ => value,
         }
     }
 }

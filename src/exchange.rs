@@ -19,6 +19,7 @@ use crate::convert::headers::{header, path_only, HeaderEdit};
 use crate::convert::openai_client::{
     headers as o_headers, request as o_request, response as o_response, stream as o_stream,
 };
+use crate::report::{Direction, Report, Tokens};
 use std::rc::Rc;
 
 /// Which conversion, if any, an exchange gets; decided from the request line.
@@ -106,6 +107,7 @@ pub struct Exchange {
     ctx: Option<Context>,
     replied_locally: bool,
     response: Response,
+    report: Report,
 }
 
 const JSON: &str = "application/json";
@@ -122,11 +124,17 @@ impl Exchange {
             ctx: None,
             replied_locally: false,
             response: Response::Passthrough,
+            report: Report::default(),
         }
     }
 
     pub fn route(&self) -> Route {
         self.route
+    }
+
+    /// What this exchange did so far, for metrics and access logs.
+    pub fn report(&self) -> &Report {
+        &self.report
     }
 
     /// Request headers: choose the route, reject what cannot be converted,
@@ -139,9 +147,11 @@ impl Exchange {
         let method = header(headers, ":method").unwrap_or("");
         let path = header(headers, ":path").unwrap_or("");
         self.route = route_for(self.config.upstream_protocol, method, path);
-        if self.route == Route::Passthrough {
-            return Verdict::Continue(Vec::new());
-        }
+        self.report.direction = match self.route {
+            Route::Passthrough => return Verdict::Continue(Vec::new()),
+            Route::AnthropicClient => Some(Direction::AnthropicClient),
+            Route::OpenAiClient => Some(Direction::OpenAiClient),
+        };
         let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
         if length.is_some_and(|n| n > self.config.max_request_bytes) {
             return Verdict::Reply(
@@ -197,6 +207,10 @@ impl Exchange {
         match converted {
             Ok((body, stream, ctx)) => {
                 self.stream_requested = stream;
+                self.report.model = Some(match &ctx {
+                    Context::Anthropic(ctx) => ctx.model.clone(),
+                    Context::OpenAi(ctx) => ctx.model.clone(),
+                });
                 self.ctx = Some(ctx);
                 Ok(body)
             }
@@ -207,11 +221,16 @@ impl Exchange {
     /// Renders a client error in the client's protocol; the exchange then
     /// lets its own reply pass through the response callbacks untouched.
     fn reply(&mut self, error: ClientError) -> LocalReply {
+        self.report.client_error = Some(error.kind);
+        self.local_reply(error.status, &error.message)
+    }
+
+    fn local_reply(&mut self, status: u16, message: &str) -> LocalReply {
         self.replied_locally = true;
         LocalReply {
-            status: error.status,
+            status,
             content_type: JSON,
-            body: self.error_body(error.status, &error.message, None),
+            body: self.error_body(status, message, None),
         }
     }
 
@@ -249,10 +268,8 @@ impl Exchange {
         let is_json = content_type.is_empty() || content_type.contains("json");
         let success = (200..300).contains(&status);
         if success && end_of_stream {
-            return Verdict::Reply(self.reply(ClientError {
-                status: 502,
-                message: "upstream returned an empty response".to_string(),
-            }));
+            self.report.upstream_error_status = Some(502);
+            return Verdict::Reply(self.local_reply(502, "upstream returned an empty response"));
         }
         self.response = match (success, self.stream_requested, is_sse, is_json) {
             (false, ..) => Response::Error {
@@ -286,6 +303,9 @@ impl Exchange {
             } => (JSON, (*bridge_status != status).then_some(*bridge_status)),
             Response::Completion | Response::Passthrough => (JSON, None),
         };
+        if let Response::Error { status, .. } = &self.response {
+            self.report.upstream_error_status = Some(*status);
+        }
         let mut edits = match self.route {
             Route::OpenAiClient => o_headers::response_edits(headers, content_type, now_seconds),
             _ => a_headers::response_edits(headers, content_type, now_seconds),
@@ -318,25 +338,29 @@ impl Exchange {
         let Some(ctx) = self.ctx.as_ref() else {
             return body.to_vec();
         };
-        match (&self.response, ctx) {
+        let (converted, tokens) = match (&self.response, ctx) {
             (Response::Completion, Context::Anthropic(ctx)) => {
                 a_response::convert_response(body, ctx)
             }
             (Response::Completion, Context::OpenAi(ctx)) => o_response::convert_response(body, ctx),
             (Response::CompletionAsStream, Context::Anthropic(ctx)) => {
                 match a_response::message_from_body(body, ctx) {
-                    Ok(message) => a_stream::message_as_stream(&message),
-                    Err(message) => a_stream::error_stream("api_error", &message),
+                    Ok(message) => (
+                        a_stream::message_as_stream(&message),
+                        Some(Tokens::from(&message.usage)),
+                    ),
+                    Err(message) => (a_stream::error_stream("api_error", &message), None),
                 }
             }
             (Response::CompletionAsStream, Context::OpenAi(ctx)) => {
                 match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
                     Ok(message) if message.kind.as_str() == "message" => {
-                        o_stream::message_as_stream(message, ctx)
+                        let tokens = Tokens::from(&message.usage);
+                        (o_stream::message_as_stream(message, ctx), Some(tokens))
                     }
                     _ => {
                         let error = read_upstream_error(200, body);
-                        o_stream::error_stream("api_error", &error.message)
+                        (o_stream::error_stream("api_error", &error.message), None)
                     }
                 }
             }
@@ -346,30 +370,42 @@ impl Exchange {
                     Some(reason) => format!("{reason}: {}", upstream.message),
                     None => upstream.message,
                 };
-                self.error_body(*status, &message, upstream.kind.as_deref())
+                (
+                    self.error_body(*status, &message, upstream.kind.as_deref()),
+                    None,
+                )
             }
-            _ => body.to_vec(),
-        }
+            _ => (body.to_vec(), None),
+        };
+        self.report.tokens = tokens;
+        converted
     }
 
     /// The next piece of a streamed response: its converted bytes.
     pub fn on_stream_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len() * 2 + 64);
-        match &mut self.response {
+        let (tokens, failure) = match &mut self.response {
             Response::AnthropicStream(converter) => {
                 converter.push(chunk, &mut out);
                 if end_of_stream {
                     converter.finish(&mut out);
                 }
+                (converter.tokens(), converter.failure())
             }
             Response::OpenAiStream(converter) => {
                 converter.push(chunk, &mut out);
                 if end_of_stream {
                     converter.finish(&mut out);
                 }
+                (converter.tokens(), converter.failure())
             }
-            _ => out.extend_from_slice(chunk),
-        }
+            _ => {
+                out.extend_from_slice(chunk);
+                (None, None)
+            }
+        };
+        self.report.tokens = tokens;
+        self.report.stream_failure = failure;
         out
     }
 }

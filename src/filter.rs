@@ -10,11 +10,14 @@
 use crate::config::Config;
 use crate::convert::headers::HeaderEdit;
 use crate::exchange::{BodyMode, Exchange, LocalReply, Verdict};
+use crate::report::{ModelTags, Report};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Registers the root context; called from `proxy_wasm::main!`.
 pub fn start() {
@@ -25,6 +28,59 @@ pub fn start() {
 #[derive(Default)]
 struct BridgeRoot {
     config: Option<Rc<Config>>,
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+/// The module's metrics: ids by name, defined on first use (a tag value
+/// makes a new metric), and the bounded set of model tags.
+#[derive(Default)]
+struct Metrics {
+    ids: HashMap<String, u32>,
+    models: ModelTags,
+}
+
+impl Metrics {
+    fn id(&mut self, kind: MetricType, name: &str) -> Option<u32> {
+        if let Some(id) = self.ids.get(name) {
+            return Some(*id);
+        }
+        match hostcalls::define_metric(kind, name) {
+            Ok(id) => {
+                self.ids.insert(name.to_string(), id);
+                Some(id)
+            }
+            Err(status) => {
+                log::warn!("cannot define metric {name}: {status:?}");
+                None
+            }
+        }
+    }
+
+    /// Counts one finished exchange.
+    fn record(&mut self, report: &Report, conversion_time: Duration) {
+        let model = self.models.tag(report.model.as_deref()).to_string();
+        // Envoy rejects an increment of zero; a metric appears on its first count.
+        for (name, count) in report
+            .counters(&model)
+            .into_iter()
+            .filter(|(_, count)| *count > 0)
+        {
+            let delta = i64::try_from(count).unwrap_or(i64::MAX);
+            if let Some(id) = self.id(MetricType::Counter, &name) {
+                if let Err(status) = hostcalls::increment_metric(id, delta) {
+                    log::warn!("cannot increment metric {name}: {status:?}");
+                }
+            }
+        }
+        if let Some(name) = report.conversion_time_metric() {
+            let micros = u64::try_from(conversion_time.as_micros()).unwrap_or(u64::MAX);
+            if let Some(id) = self.id(MetricType::Histogram, &name) {
+                if let Err(status) = hostcalls::record_metric(id, micros) {
+                    log::warn!("cannot record metric {name}: {status:?}");
+                }
+            }
+        }
+    }
 }
 
 impl Context for BridgeRoot {}
@@ -64,7 +120,12 @@ impl RootContext for BridgeRoot {
         let exchange = self.config.clone().map(|config| {
             Exchange::new(config, format!("msg_bridge_{:x}_{context_id}", now_nanos()))
         });
-        Some(Box::new(BridgeStream { exchange }))
+        Some(Box::new(BridgeStream {
+            exchange,
+            metrics: Rc::clone(&self.metrics),
+            conversion_time: Duration::ZERO,
+            fields_written: false,
+        }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -104,6 +165,38 @@ struct BridgeStream {
     /// `None` only if the root was never configured (Envoy then rejects the
     /// filter, so this is defensive): everything passes through.
     exchange: Option<Exchange>,
+    metrics: Rc<RefCell<Metrics>>,
+    /// Time spent inside the core's conversions for this exchange.
+    conversion_time: Duration,
+    fields_written: bool,
+}
+
+impl BridgeStream {
+    /// Runs a conversion step, adding its duration to the exchange's total.
+    fn timed<T>(&mut self, step: impl FnOnce(&mut Exchange) -> T) -> Option<T> {
+        let exchange = self.exchange.as_mut()?;
+        let start = Instant::now();
+        let result = step(exchange);
+        self.conversion_time += start.elapsed();
+        Some(result)
+    }
+
+    /// Writes the per-request access-log fields once, when the response is
+    /// complete (or answered locally): `%FILTER_STATE(wasm.aob_model:PLAIN)%`.
+    fn write_access_log_fields(&mut self) {
+        if self.fields_written {
+            return;
+        }
+        let Some(exchange) = self.exchange.as_ref() else {
+            return;
+        };
+        self.fields_written = true;
+        for (name, value) in exchange.report().access_log_fields() {
+            if let Err(status) = hostcalls::set_property(vec![name], Some(value.as_bytes())) {
+                log::warn!("cannot set {name}: {status:?}");
+            }
+        }
+    }
 }
 
 impl Context for BridgeStream {}
@@ -112,16 +205,17 @@ impl HttpContext for BridgeStream {
     /// Always `Continue`: Envoy turns a pause here into "stop all" and the
     /// body callbacks would never run (DESIGN.md section 2).
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let Some(exchange) = self.exchange.as_mut() else {
+        if self.exchange.is_none() {
             return Action::Continue;
-        };
+        }
         let headers = read_headers(MapType::HttpRequestHeaders);
-        match exchange.on_request_headers(&headers, end_of_stream) {
-            Verdict::Continue(edits) => {
+        match self.timed(|exchange| exchange.on_request_headers(&headers, end_of_stream)) {
+            Some(Verdict::Continue(edits)) => {
                 apply_edits(MapType::HttpRequestHeaders, &edits);
                 Action::Continue
             }
-            Verdict::Reply(reply) => send_local_reply(&reply),
+            Some(Verdict::Reply(reply)) => self.send_local_reply(&reply),
+            None => Action::Continue,
         }
     }
 
@@ -131,57 +225,87 @@ impl HttpContext for BridgeStream {
             return Action::Continue;
         };
         if let Some(reply) = exchange.check_request_size(body_size) {
-            return send_local_reply(&reply);
+            return self.send_local_reply(&reply);
         }
         if !end_of_stream {
             return Action::Pause;
         }
         let body = read_buffer(BufferType::HttpRequestBody, body_size);
-        match exchange.on_request_body(&body) {
-            Ok(converted) => {
+        match self.timed(|exchange| exchange.on_request_body(&body)) {
+            Some(Ok(converted)) => {
                 write_buffer(BufferType::HttpRequestBody, body_size, &converted);
                 Action::Continue
             }
-            Err(reply) => send_local_reply(&reply),
+            Some(Err(reply)) => self.send_local_reply(&reply),
+            None => Action::Continue,
         }
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let Some(exchange) = self.exchange.as_mut() else {
+        if self.exchange.is_none() {
             return Action::Continue;
-        };
+        }
         let headers = read_headers(MapType::HttpResponseHeaders);
-        match exchange.on_response_headers(&headers, end_of_stream, now_seconds()) {
-            Verdict::Continue(edits) => {
+        let now = now_seconds();
+        match self.timed(|exchange| exchange.on_response_headers(&headers, end_of_stream, now)) {
+            Some(Verdict::Continue(edits)) => {
                 apply_edits(MapType::HttpResponseHeaders, &edits);
                 Action::Continue
             }
-            Verdict::Reply(reply) => send_local_reply(&reply),
+            Some(Verdict::Reply(reply)) => self.send_local_reply(&reply),
+            None => Action::Continue,
         }
     }
 
     /// Streams are converted in the same call their bytes arrive in;
     /// buffered responses are held until the end and replaced whole.
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(exchange) = self.exchange.as_mut() else {
+        let Some(exchange) = self.exchange.as_ref() else {
             return Action::Continue;
         };
-        match exchange.response_body_mode() {
-            BodyMode::Passthrough => Action::Continue,
-            BodyMode::Buffer if !end_of_stream => Action::Pause,
+        let converted = match exchange.response_body_mode() {
+            BodyMode::Passthrough => return Action::Continue,
+            BodyMode::Buffer if !end_of_stream => return Action::Pause,
             BodyMode::Buffer => {
                 let body = read_buffer(BufferType::HttpResponseBody, body_size);
-                let converted = exchange.on_buffered_response(&body);
-                write_buffer(BufferType::HttpResponseBody, body_size, &converted);
-                Action::Continue
+                self.timed(|exchange| exchange.on_buffered_response(&body))
             }
             BodyMode::Stream => {
                 let chunk = read_buffer(BufferType::HttpResponseBody, body_size);
-                let converted = exchange.on_stream_chunk(&chunk, end_of_stream);
-                write_buffer(BufferType::HttpResponseBody, body_size, &converted);
-                Action::Continue
+                self.timed(|exchange| exchange.on_stream_chunk(&chunk, end_of_stream))
             }
+        };
+        if let Some(converted) = converted {
+            write_buffer(BufferType::HttpResponseBody, body_size, &converted);
         }
+        if end_of_stream {
+            self.write_access_log_fields();
+        }
+        Action::Continue
+    }
+
+    /// The exchange is over (completed, answered locally or reset):
+    /// count it once.
+    fn on_log(&mut self) {
+        if let Some(exchange) = self.exchange.as_ref() {
+            self.metrics
+                .borrow_mut()
+                .record(exchange.report(), self.conversion_time);
+        }
+    }
+}
+
+impl BridgeStream {
+    /// Sends the reply and stops the stream: nothing is forwarded.
+    fn send_local_reply(&mut self, reply: &LocalReply) -> Action {
+        self.write_access_log_fields();
+        let headers = vec![("content-type", reply.content_type)];
+        if let Err(status) =
+            hostcalls::send_http_response(u32::from(reply.status), headers, Some(&reply.body))
+        {
+            log::warn!("cannot send local reply: {status:?}");
+        }
+        Action::Pause
     }
 }
 
@@ -205,7 +329,10 @@ fn apply_edits(map: MapType, edits: &[HeaderEdit]) {
             HeaderEdit::Remove(name) => hostcalls::remove_map_value(map, name),
         };
         if let Err(status) = result {
-            log::warn!("cannot edit header {edit:?}: {status:?}");
+            let name = match edit {
+                HeaderEdit::Set(name, _) | HeaderEdit::Remove(name) => name,
+            };
+            log::warn!("cannot edit header {name}: {status:?}");
         }
     }
 }
@@ -225,15 +352,4 @@ fn write_buffer(buffer: BufferType, size: usize, bytes: &[u8]) {
     if let Err(status) = hostcalls::set_buffer(buffer, 0, size, bytes) {
         log::warn!("cannot replace body: {status:?}");
     }
-}
-
-/// Sends the reply and stops the stream: nothing is forwarded.
-fn send_local_reply(reply: &LocalReply) -> Action {
-    let headers = vec![("content-type", reply.content_type)];
-    if let Err(status) =
-        hostcalls::send_http_response(u32::from(reply.status), headers, Some(&reply.body))
-    {
-        log::warn!("cannot send local reply: {status:?}");
-    }
-    Action::Pause
 }

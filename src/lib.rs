@@ -22,6 +22,7 @@ pub mod convert;
 pub mod digest;
 pub mod exchange;
 pub mod openai;
+pub mod report;
 pub mod sse;
 pub mod wire;
 

@@ -6,7 +6,7 @@
 
 use crate::anthropic::ContentBlock;
 use crate::wire::{CowStr, Described, TextOr};
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -50,6 +50,19 @@ pub struct ChatRequest<'a> {
     /// Read from OpenAI clients only (a request for several choices is rejected).
     #[serde(default, skip_serializing)]
     pub n: Option<u64>,
+    /// Read only to say they were dropped (no Anthropic form).
+    #[serde(default, skip_serializing)]
+    pub frequency_penalty: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub presence_penalty: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub seed: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub logit_bias: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub logprobs: Option<IgnoredAny>,
+    #[serde(default, skip_serializing)]
+    pub top_logprobs: Option<IgnoredAny>,
 }
 
 fn chat_messages_seq<'de: 'a, 'a, D: Deserializer<'de>>(

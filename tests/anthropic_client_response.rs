@@ -32,7 +32,7 @@ fn ctx() -> ResponseContext {
 }
 
 fn convert_value(completion: &Value, ctx: &ResponseContext) -> Value {
-    serde_json::from_slice(&convert_response(completion.to_string().as_bytes(), ctx)).unwrap()
+    serde_json::from_slice(&convert_response(completion.to_string().as_bytes(), ctx).0).unwrap()
 }
 
 fn convert(completion: Value) -> Value {
@@ -51,7 +51,7 @@ fn usage(prompt: u64, completion: u64) -> Value {
 #[test]
 fn recorded_completions_match_their_golden_output() {
     for name in RECORDED {
-        let out = convert_response(&fixture(name), &ctx());
+        let out = convert_response(&fixture(name), &ctx()).0;
         let golden = name.replace(".json", ".to-anthropic.json");
         assert_golden(&golden, &out);
     }
@@ -283,16 +283,19 @@ fn content_parts_in_a_response_are_joined() {
 
 #[test]
 fn an_error_body_with_status_200_becomes_an_anthropic_error() {
-    let out: Value = serde_json::from_slice(&convert_response(
-        br#"{"error":{"message":"model overloaded","type":"server_error"}}"#,
-        &ctx(),
-    ))
+    let out: Value = serde_json::from_slice(
+        &convert_response(
+            br#"{"error":{"message":"model overloaded","type":"server_error"}}"#,
+            &ctx(),
+        )
+        .0,
+    )
     .unwrap();
     assert_eq!(
         out,
         json!({"type": "error", "error": {"type": "api_error", "message": "model overloaded"}})
     );
     let out: Value =
-        serde_json::from_slice(&convert_response(b"<html>oops</html>", &ctx())).unwrap();
+        serde_json::from_slice(&convert_response(b"<html>oops</html>", &ctx()).0).unwrap();
     assert_eq!(out["type"], "error");
 }

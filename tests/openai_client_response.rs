@@ -33,7 +33,7 @@ fn ctx() -> ResponseContext {
 }
 
 fn convert(message: &Value) -> Value {
-    serde_json::from_slice(&convert_response(message.to_string().as_bytes(), &ctx())).unwrap()
+    serde_json::from_slice(&convert_response(message.to_string().as_bytes(), &ctx()).0).unwrap()
 }
 
 fn message(content: Value, stop_reason: &str) -> Value {
@@ -44,7 +44,7 @@ fn message(content: Value, stop_reason: &str) -> Value {
 #[test]
 fn recorded_messages_match_their_golden_output() {
     for name in RECORDED {
-        let out = convert_response(&fixture(name), &ctx());
+        let out = convert_response(&fixture(name), &ctx()).0;
         assert_golden(&name.replace(".json", ".to-openai.json"), &out);
     }
 }
@@ -189,10 +189,13 @@ fn arguments_are_compact_json() {
 
 #[test]
 fn an_error_body_with_status_200_becomes_an_openai_error() {
-    let out: Value = serde_json::from_slice(&convert_response(
-        br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-        &ctx(),
-    ))
+    let out: Value = serde_json::from_slice(
+        &convert_response(
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            &ctx(),
+        )
+        .0,
+    )
     .unwrap();
     assert_eq!(out["error"]["message"], "Overloaded");
     assert_eq!(out["error"]["type"], "server_error");

@@ -2,6 +2,7 @@
 //! to, the client-facing error bodies, and reading whatever an upstream sent
 //! as an error body (JSON of either API, other JSON, HTML, plain text).
 
+use crate::report::ClientErrorKind;
 use crate::wire::CowStr;
 use crate::{anthropic, openai};
 use serde::de::IgnoredAny;
@@ -11,10 +12,11 @@ use serde_json::Value;
 /// Longest upstream text kept as an error message.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// An error the bridge answers itself, before or instead of the upstream.
+/// An error the bridge answers itself, before anything goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientError {
     pub status: u16,
+    pub kind: ClientErrorKind,
     pub message: String,
 }
 
@@ -22,13 +24,29 @@ impl ClientError {
     pub fn invalid_request(message: impl Into<String>) -> Self {
         ClientError {
             status: 400,
+            kind: ClientErrorKind::InvalidRequest,
             message: message.into(),
+        }
+    }
+
+    pub fn malformed_json(message: impl Into<String>) -> Self {
+        ClientError {
+            kind: ClientErrorKind::MalformedJson,
+            ..ClientError::invalid_request(message)
+        }
+    }
+
+    pub fn missing_body() -> Self {
+        ClientError {
+            kind: ClientErrorKind::MissingBody,
+            ..ClientError::invalid_request("request body is required")
         }
     }
 
     pub fn too_large(limit: u64) -> Self {
         ClientError {
             status: 413,
+            kind: ClientErrorKind::TooLarge,
             message: format!("request body is larger than the bridge's limit of {limit} bytes"),
         }
     }
@@ -44,11 +62,13 @@ pub fn parse_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Cl
             Category::Data => serde_json::from_slice::<IgnoredAny>(body).err(),
             _ => None,
         };
-        ClientError::invalid_request(match (e.classify(), syntax) {
-            (_, Some(syntax)) => format!("malformed JSON in request body: {syntax}"),
-            (Category::Data, None) => format!("invalid request: {e}"),
-            _ => format!("malformed JSON in request body: {e}"),
-        })
+        match (e.classify(), syntax) {
+            (_, Some(syntax)) => {
+                ClientError::malformed_json(format!("malformed JSON in request body: {syntax}"))
+            }
+            (Category::Data, None) => ClientError::invalid_request(format!("invalid request: {e}")),
+            _ => ClientError::malformed_json(format!("malformed JSON in request body: {e}")),
+        }
     })
 }
 

@@ -71,6 +71,9 @@ impl ToolNames {
                 candidate = format!("{}{suffix}", base.get(..keep).unwrap_or_default());
                 n += 1;
             }
+            log::debug!(
+                "tool name `{name}` is invalid for an OpenAI upstream; sent as `{candidate}`"
+            );
             taken.insert(candidate.clone());
             map.to_client.insert(candidate.clone(), name.to_string());
             map.to_upstream.insert(name.to_string(), candidate);

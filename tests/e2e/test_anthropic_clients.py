@@ -734,9 +734,9 @@ def test_malformed_json_is_rejected_locally(envoy, upstream):
     ([], None),
     ("hello", None),
     ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-      {"role": "system", "content": "c"}], 2),
+      {"role": "tool", "content": "c"}], 2),
     ([{"role": "user", "content": 5}], 0),
-], ids=["empty", "not-an-array", "system-role", "numeric-content"])
+], ids=["empty", "not-an-array", "unknown-role", "numeric-content"])
 def test_invalid_messages_are_rejected_locally(envoy, upstream, messages, index):
     payload = {"model": MODEL, "max_tokens": 10, "messages": messages}
     status, _, body = post_json(envoy.url, "/v1/messages", payload, {"x-api-key": "sk-test"})
@@ -747,6 +747,19 @@ def test_invalid_messages_are_rejected_locally(envoy, upstream, messages, index)
         # "naming the index": the exact wording is the module's; the number must be there.
         assert re.search(rf"\b{index}\b", message), message
     assert_nothing_forwarded(upstream)
+
+
+def test_a_system_message_inside_messages_keeps_its_position(envoy, upstream):
+    """Claude Code 2.1 sends one (beta mid-conversation-system-2026-04-07)."""
+    upstream.push(json_reply(fixture_json(COMPLETIONS["text"])))
+    messages = [{"role": "user", "content": "a"}, {"role": "system", "content": "From now on, be terse."},
+                {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    status, _, _ = post_json(envoy.url, "/v1/messages", {"model": MODEL, "max_tokens": 10, "messages": messages},
+                             {"x-api-key": "sk-test"})
+    assert status == 200
+    sent = upstream.requests[-1].json["messages"]
+    assert sent == [{"role": "user", "content": "a"}, {"role": "system", "content": "From now on, be terse."},
+                    {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
 
 
 def test_empty_messages_via_sdk(envoy, upstream):

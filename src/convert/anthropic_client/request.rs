@@ -150,11 +150,29 @@ fn chat_request<'a>(
         tools: (!tools.is_empty()).then_some(tools),
         tool_choice,
         parallel_tool_calls,
-        n: None,
+        ..Default::default()
     })
 }
 
 fn log_dropped_fields(request: &MessagesRequest<'_>) {
+    let ignored = [
+        ("top_k", request.top_k.is_some()),
+        ("container", request.container.is_some()),
+        ("mcp_servers", request.mcp_servers.is_some()),
+        ("context_management", request.context_management.is_some()),
+    ];
+    for (field, present) in ignored {
+        if present {
+            log::debug!("dropped `{field}`: an OpenAI upstream has no form for it");
+        }
+    }
+    if let Some(tier) = request
+        .service_tier
+        .as_deref()
+        .filter(|t| service_tier(t).is_none())
+    {
+        log::debug!("dropped service_tier `{tier}`: no OpenAI equivalent");
+    }
     if let Some(tools) = &request.tools {
         for tool in tools.iter().filter(|t| !t.is_custom()) {
             log::debug!(
@@ -303,15 +321,26 @@ fn user_messages<'a>(
     };
     let mut result_media = Vec::new();
     let mut parts = Vec::with_capacity(blocks.len());
+    let mut tool_results = 0;
     for block in blocks {
         match block.kind.as_str() {
-            "tool_result" => out.push(tool_message(block, index, &mut result_media)?),
+            "tool_result" => {
+                tool_results += 1;
+                out.push(tool_message(block, index, &mut result_media)?);
+            }
             _ => content_parts(block, index, &mut parts)?,
         }
     }
+    if !result_media.is_empty() {
+        log::debug!("messages[{index}]: tool-result images/documents sent in a user message after the tool messages");
+    }
     result_media.append(&mut parts);
-    if let Some(content) = parts_content(result_media) {
-        out.push(chat_message("user", content));
+    match parts_content(result_media) {
+        Some(content) => out.push(chat_message("user", content)),
+        None if tool_results == 0 => {
+            log::debug!("messages[{index}]: dropped a user message with nothing left to send")
+        }
+        None => {}
     }
     Ok(())
 }

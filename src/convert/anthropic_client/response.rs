@@ -6,6 +6,7 @@ use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
 use crate::convert::signature::sign;
 use crate::convert::tool_names::ToolNames;
 use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
+use crate::report::Tokens;
 use crate::wire::{CowStr, RawJson, TextOr};
 use serde_json::value::RawValue;
 
@@ -22,12 +23,16 @@ pub struct ResponseContext {
 /// Converts a 2xx completion body. A body that is not a completion (an
 /// `{"error":…}` some servers send with 200, or garbage) becomes an Anthropic
 /// error body: the status is already on its way to the client.
-pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> Vec<u8> {
+pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
     match message_from_body(body, ctx) {
-        Ok(message) => serde_json::to_vec(&message).unwrap_or_default(),
+        Ok(message) => (
+            serde_json::to_vec(&message).unwrap_or_default(),
+            Some(Tokens::from(&message.usage)),
+        ),
         Err(message) => {
-            log::warn!("upstream 2xx body is not a chat completion: {message}");
-            anthropic_error_body("api_error", &message)
+            log::warn!("upstream 2xx body is not a chat completion");
+            log::debug!("upstream 2xx body is not a chat completion: {message}");
+            (anthropic_error_body("api_error", &message), None)
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
 use crate::convert::signature::Signer;
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
+use crate::report::{StreamFailure, Tokens};
 use crate::sse::{write_event, SseItem, SseParser};
 use crate::wire::{CowStr, RawJson, TextOr};
 
@@ -53,7 +54,7 @@ impl StreamConverter {
             .parser
             .feed(bytes, &mut |item| state.on_item(item, out));
         if let Err(e) = result {
-            state.error(out, "api_error", &e.to_string());
+            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
         }
     }
 
@@ -65,7 +66,7 @@ impl StreamConverter {
         let state = &mut self.state;
         let result = self.parser.finish(&mut |item| state.on_item(item, out));
         if let Err(e) = result {
-            state.error(out, "api_error", &e.to_string());
+            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
         }
         state.end_of_body(out);
     }
@@ -73,6 +74,19 @@ impl StreamConverter {
     /// True once `message_stop` or `error` has been written.
     pub fn is_done(&self) -> bool {
         self.state.phase == Phase::Done
+    }
+
+    /// Why the stream ended in an error, if it did.
+    pub fn failure(&self) -> Option<StreamFailure> {
+        self.state.failure
+    }
+
+    /// The usage the upstream reported, in Anthropic's terms.
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.state
+            .usage
+            .as_ref()
+            .map(|u| Tokens::from(&anthropic_usage(Some(u))))
     }
 }
 
@@ -125,6 +139,7 @@ struct State {
     stop: Option<(StopReason, Option<String>)>,
     usage: Option<ChatUsage>,
     refused: bool,
+    failure: Option<StreamFailure>,
 }
 
 impl State {
@@ -140,6 +155,7 @@ impl State {
             stop: None,
             usage: None,
             refused: false,
+            failure: None,
         }
     }
 
@@ -169,6 +185,7 @@ impl State {
             Err(e) => {
                 self.error(
                     out,
+                    StreamFailure::Invalid,
                     "api_error",
                     &format!("upstream sent an invalid stream chunk: {e}"),
                 );
@@ -182,7 +199,12 @@ impl State {
                 message: "upstream reported an error".to_string(),
                 ..Default::default()
             });
-            self.error(out, stream_error_type(&error), &error.message);
+            self.error(
+                out,
+                StreamFailure::UpstreamError,
+                stream_error_type(&error),
+                &error.message,
+            );
             return;
         }
         self.on_chunk(chunk, out);
@@ -252,7 +274,12 @@ impl State {
         match (self.phase, self.stop.is_some()) {
             (Phase::Done, _) => {}
             (Phase::Streaming, true) => self.finalize(out),
-            _ => self.error(out, "api_error", "upstream stream ended before completion"),
+            _ => self.error(
+                out,
+                StreamFailure::Incomplete,
+                "api_error",
+                "upstream stream ended before completion",
+            ),
         }
     }
 
@@ -541,10 +568,11 @@ impl State {
     }
 
     /// `event: error` ends the stream.
-    fn error(&mut self, out: &mut Vec<u8>, kind: &str, message: &str) {
+    fn error(&mut self, out: &mut Vec<u8>, failure: StreamFailure, kind: &str, message: &str) {
         if self.phase == Phase::Done {
             return;
         }
+        self.failure = Some(failure);
         write_event(
             out,
             "error",
@@ -666,7 +694,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
 pub fn error_stream(kind: &str, message: &str) -> Vec<u8> {
     let mut state = State::new(ResponseContext::default());
     let mut out = Vec::new();
-    state.error(&mut out, kind, message);
+    state.error(&mut out, StreamFailure::UpstreamError, kind, message);
     out
 }
 

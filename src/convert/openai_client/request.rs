@@ -62,10 +62,28 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     })
 }
 
+fn log_dropped_fields(request: &ChatRequest<'_>) {
+    let ignored = [
+        ("frequency_penalty", request.frequency_penalty.is_some()),
+        ("presence_penalty", request.presence_penalty.is_some()),
+        ("seed", request.seed.is_some()),
+        ("logit_bias", request.logit_bias.is_some()),
+        ("logprobs", request.logprobs.is_some()),
+        ("top_logprobs", request.top_logprobs.is_some()),
+        ("service_tier", request.service_tier.is_some()),
+    ];
+    for (field, present) in ignored {
+        if present {
+            log::debug!("dropped `{field}`: an Anthropic upstream has no form for it");
+        }
+    }
+}
+
 fn messages_request<'a>(
     request: ChatRequest<'a>,
     config: &Config,
 ) -> Result<MessagesRequest<'a>, ClientError> {
+    log_dropped_fields(&request);
     let (system, messages) = split_messages(request.messages)?;
     let requested = request.max_completion_tokens.or(request.max_tokens);
     let max_tokens = config.clamp_max_tokens(requested.unwrap_or(config.default_max_tokens));
@@ -126,6 +144,7 @@ fn messages_request<'a>(
         output_format: None,
         tools: (!tools.is_empty()).then_some(tools),
         tool_choice,
+        ..Default::default()
     })
 }
 
@@ -173,7 +192,12 @@ fn stop_sequences<'a>(stop: TextOr<'a, CowStr<'a>>) -> Vec<CowStr<'a>> {
         TextOr::Text(one) => vec![one],
         TextOr::Items(many) => many,
     };
-    all.into_iter().filter(|s| !s.trim().is_empty()).collect()
+    let count = all.len();
+    let kept: Vec<CowStr<'a>> = all.into_iter().filter(|s| !s.trim().is_empty()).collect();
+    if kept.len() != count {
+        log::debug!("dropped whitespace-only stop sequences: Anthropic rejects them");
+    }
+    kept
 }
 
 fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {

@@ -6,6 +6,7 @@ use crate::convert::error::{openai_error_body, openai_error_type, upstream_error
 use crate::openai::{
     ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
 };
+use crate::report::Tokens;
 use crate::wire::{CowStr, TextOr};
 use std::borrow::Cow;
 
@@ -22,10 +23,15 @@ pub struct ResponseContext {
 
 /// Converts a 2xx message body; a body that is not a message becomes an
 /// OpenAI error body (the status is already on its way to the client).
-pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> Vec<u8> {
+pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
     match serde_json::from_slice::<Message<'_>>(body) {
         Ok(message) if message.kind.as_str() == "message" => {
-            serde_json::to_vec(&completion_from_message(message, ctx)).unwrap_or_default()
+            let tokens = Tokens::from(&message.usage);
+            let completion = completion_from_message(message, ctx);
+            (
+                serde_json::to_vec(&completion).unwrap_or_default(),
+                Some(tokens),
+            )
         }
         _ => {
             let json = serde_json::from_slice::<serde_json::Value>(body).ok();
@@ -33,8 +39,12 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> Vec<u8> {
                 Some(error) => error.message,
                 None => "upstream returned a response that is not a message".to_string(),
             };
-            log::warn!("upstream 2xx body is not an Anthropic message: {message}");
-            openai_error_body(openai_error_type(502), &message, None)
+            log::warn!("upstream 2xx body is not an Anthropic message");
+            log::debug!("upstream 2xx body is not an Anthropic message: {message}");
+            (
+                openai_error_body(openai_error_type(502), &message, None),
+                None,
+            )
         }
     }
 }

@@ -12,6 +12,7 @@ use super::response::{finish_reason, openai_usage, replay_block, ResponseContext
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
+use crate::report::{StreamFailure, Tokens};
 use crate::sse::{write_comment, write_data, write_raw_data, SseItem, SseParser};
 use crate::wire::{CowStr, TextOr};
 
@@ -43,7 +44,7 @@ impl StreamConverter {
             .parser
             .feed(bytes, &mut |item| state.on_item(item, out))
         {
-            state.error(out, "api_error", &e.to_string());
+            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
         }
     }
 
@@ -54,13 +55,28 @@ impl StreamConverter {
         }
         let state = &mut self.state;
         if let Err(e) = self.parser.finish(&mut |item| state.on_item(item, out)) {
-            state.error(out, "api_error", &e.to_string());
+            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
         }
-        state.error(out, "api_error", "upstream stream ended before completion");
+        state.error(
+            out,
+            StreamFailure::Incomplete,
+            "api_error",
+            "upstream stream ended before completion",
+        );
     }
 
     pub fn is_done(&self) -> bool {
         self.state.done
+    }
+
+    /// Why the stream ended in an error, if it did.
+    pub fn failure(&self) -> Option<StreamFailure> {
+        self.state.failure
+    }
+
+    /// The usage the upstream reported (once the message started).
+    pub fn tokens(&self) -> Option<Tokens> {
+        self.state.started.then(|| Tokens::from(&self.state.usage))
     }
 }
 
@@ -87,6 +103,7 @@ struct State {
     thinking_blocks: Vec<ContentBlock<'static>>,
     usage: Usage,
     finished: bool,
+    failure: Option<StreamFailure>,
 }
 
 impl State {
@@ -102,6 +119,7 @@ impl State {
             thinking_blocks: Vec::new(),
             usage: Usage::default(),
             finished: false,
+            failure: None,
         }
     }
 
@@ -124,6 +142,7 @@ impl State {
             Err(e) => {
                 self.error(
                     out,
+                    StreamFailure::Invalid,
                     "api_error",
                     &format!("upstream sent an invalid stream event: {e}"),
                 );
@@ -146,7 +165,7 @@ impl State {
                     ..Default::default()
                 });
                 let code = error.kind.unwrap_or_else(|| "api_error".to_string());
-                self.error(out, &code, &error.message);
+                self.error(out, StreamFailure::UpstreamError, &code, &error.message);
             }
             other => log::debug!("ignored stream event `{other}`"),
         }
@@ -372,10 +391,11 @@ impl State {
     }
 
     /// `data: {"error": {...}}` ends the stream (no `[DONE]`).
-    fn error(&mut self, out: &mut Vec<u8>, code: &str, message: &str) {
+    fn error(&mut self, out: &mut Vec<u8>, failure: StreamFailure, code: &str, message: &str) {
         if self.done {
             return;
         }
+        self.failure = Some(failure);
         let status = match code {
             "invalid_request_error" => 400,
             "authentication_error" => 401,
@@ -479,6 +499,6 @@ pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseC
 pub fn error_stream(code: &str, message: &str) -> Vec<u8> {
     let mut state = State::new(ResponseContext::default());
     let mut out = Vec::new();
-    state.error(&mut out, code, message);
+    state.error(&mut out, StreamFailure::UpstreamError, code, message);
     out
 }

@@ -1,0 +1,393 @@
+//! What one exchange did, for operators: the pure record `exchange.rs` keeps
+//! and the metric names and access-log fields derived from it. `filter.rs`
+//! only hands these to the host (proxy-wasm metrics and filter state).
+//!
+//! Metric naming: `aob.<name>` followed by tags, each written as
+//! `.<tag>=.=<value>;.;` (the convention Istio's stats use). The tag values
+//! may contain dots (model names do); the `stats_tags` regexes in the shipped
+//! Envoy configs turn them into real tags, so `/stats/prometheus` shows
+//! `aob_requests_converted{direction="anthropic_client",model="gpt-4.1"}`.
+
+use crate::anthropic;
+use std::collections::HashSet;
+
+/// Which way a request was converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// An Anthropic client on an OpenAI upstream.
+    AnthropicClient,
+    /// An OpenAI client on an Anthropic upstream.
+    OpenAiClient,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::AnthropicClient => "anthropic_client",
+            Direction::OpenAiClient => "openai_client",
+        }
+    }
+}
+
+/// Token counts in Anthropic's terms: `input` excludes cache reads and writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+}
+
+impl From<&anthropic::Usage> for Tokens {
+    fn from(usage: &anthropic::Usage) -> Tokens {
+        Tokens {
+            input: usage.input_tokens.unwrap_or(0),
+            output: usage.output_tokens.unwrap_or(0),
+            cache_read: usage.cache_read_input_tokens.unwrap_or(0),
+            cache_creation: usage.cache_creation_input_tokens.unwrap_or(0),
+        }
+    }
+}
+
+/// Why the bridge answered a request itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientErrorKind {
+    MalformedJson,
+    InvalidRequest,
+    TooLarge,
+    MissingBody,
+}
+
+impl ClientErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientErrorKind::MalformedJson => "malformed_json",
+            ClientErrorKind::InvalidRequest => "invalid_request",
+            ClientErrorKind::TooLarge => "too_large",
+            ClientErrorKind::MissingBody => "missing_body",
+        }
+    }
+}
+
+/// How a converted stream ended when it did not end normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFailure {
+    /// The upstream sent an error chunk or event.
+    UpstreamError,
+    /// The body ended before the upstream finished.
+    Incomplete,
+    /// The upstream sent something that is not a stream chunk, or a line
+    /// longer than the parser's bound.
+    Invalid,
+}
+
+impl StreamFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamFailure::UpstreamError => "upstream_error",
+            StreamFailure::Incomplete => "incomplete",
+            StreamFailure::Invalid => "invalid",
+        }
+    }
+}
+
+/// Everything worth counting about one exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// `None` for a request passed through untouched.
+    pub direction: Option<Direction>,
+    /// The model sent upstream, once the request was converted.
+    pub model: Option<String>,
+    pub client_error: Option<ClientErrorKind>,
+    /// The status the client got when an upstream answer became an error.
+    pub upstream_error_status: Option<u16>,
+    pub stream_failure: Option<StreamFailure>,
+    pub tokens: Option<Tokens>,
+}
+
+pub const PREFIX: &str = "aob.";
+
+/// A metric name with its tags in the Istio-style encoding.
+pub fn metric_name(name: &str, tags: &[(&str, &str)]) -> String {
+    let mut out = format!("{PREFIX}{name}");
+    if !tags.is_empty() {
+        out.push('.');
+    }
+    for (tag, value) in tags {
+        out.push_str(tag);
+        out.push_str("=.=");
+        out.push_str(value);
+        out.push_str(";.;");
+    }
+    out
+}
+
+/// Every tag the bridge uses, for the `stats_tags` of an Envoy config.
+pub const TAGS: &[&str] = &[
+    "direction",
+    "model",
+    "kind",
+    "status_class",
+    "reason",
+    "token_type",
+];
+
+/// Metric names, one place: the README's list is checked against these.
+pub const REQUESTS_CONVERTED: &str = "requests_converted";
+pub const REQUESTS_PASSED_THROUGH: &str = "requests_passed_through";
+pub const CLIENT_ERRORS: &str = "client_errors";
+pub const UPSTREAM_ERRORS: &str = "upstream_errors";
+pub const STREAM_ERRORS: &str = "streams_ended_by_error";
+pub const TOKENS: &str = "tokens";
+pub const CONVERSION_TIME: &str = "conversion_time_us";
+
+impl Report {
+    /// The counters this exchange increments, and by how much. `model` is
+    /// the model tag to use (see `ModelTags`).
+    pub fn counters(&self, model: &str) -> Vec<(String, u64)> {
+        let Some(direction) = self.direction else {
+            return vec![(metric_name(REQUESTS_PASSED_THROUGH, &[]), 1)];
+        };
+        let d = ("direction", direction.as_str());
+        let mut counters = Vec::new();
+        if let Some(kind) = self.client_error {
+            counters.push((metric_name(CLIENT_ERRORS, &[d, ("kind", kind.as_str())]), 1));
+        }
+        if self.model.is_some() {
+            counters.push((metric_name(REQUESTS_CONVERTED, &[d, ("model", model)]), 1));
+        }
+        if let Some(status) = self.upstream_error_status {
+            let class = if status >= 500 { "5xx" } else { "4xx" };
+            counters.push((
+                metric_name(UPSTREAM_ERRORS, &[d, ("status_class", class)]),
+                1,
+            ));
+        }
+        if let Some(failure) = self.stream_failure {
+            counters.push((
+                metric_name(STREAM_ERRORS, &[d, ("reason", failure.as_str())]),
+                1,
+            ));
+        }
+        if let Some(tokens) = self.tokens {
+            for (token_type, count) in [
+                ("input", tokens.input),
+                ("output", tokens.output),
+                ("cache_read", tokens.cache_read),
+                ("cache_creation", tokens.cache_creation),
+            ] {
+                let tags = [d, ("model", model), ("token_type", token_type)];
+                counters.push((metric_name(TOKENS, &tags), count));
+            }
+        }
+        counters
+    }
+
+    /// The conversion-time histogram for this exchange's direction.
+    pub fn conversion_time_metric(&self) -> Option<String> {
+        self.direction
+            .map(|d| metric_name(CONVERSION_TIME, &[("direction", d.as_str())]))
+    }
+
+    /// Per-request values for access logs, as filter-state properties
+    /// (`%FILTER_STATE(wasm.aob_model:PLAIN)%` in an Envoy log format).
+    pub fn access_log_fields(&self) -> Vec<(&'static str, String)> {
+        let Some(direction) = self.direction else {
+            return Vec::new();
+        };
+        let mut fields = vec![("aob_direction", direction.as_str().to_string())];
+        if let Some(model) = &self.model {
+            fields.push(("aob_model", model.clone()));
+        }
+        if let Some(tokens) = self.tokens {
+            fields.push(("aob_input_tokens", tokens.input.to_string()));
+            fields.push(("aob_output_tokens", tokens.output.to_string()));
+            fields.push(("aob_cache_read_tokens", tokens.cache_read.to_string()));
+            fields.push((
+                "aob_cache_creation_tokens",
+                tokens.cache_creation.to_string(),
+            ));
+        }
+        fields
+    }
+}
+
+/// Bounds the `model` tag's cardinality: a client can send any model name,
+/// and every distinct value would become new metrics. The first `limit`
+/// models get their own tag; later ones are counted as `other`.
+#[derive(Debug, Clone)]
+pub struct ModelTags {
+    seen: HashSet<String>,
+    limit: usize,
+}
+
+pub const MODEL_TAG_LIMIT: usize = 64;
+
+impl Default for ModelTags {
+    fn default() -> Self {
+        ModelTags::new(MODEL_TAG_LIMIT)
+    }
+}
+
+impl ModelTags {
+    pub fn new(limit: usize) -> ModelTags {
+        ModelTags {
+            seen: HashSet::new(),
+            limit,
+        }
+    }
+
+    pub fn tag<'m>(&mut self, model: Option<&'m str>) -> &'m str {
+        let Some(model) = model else {
+            return "none";
+        };
+        if self.seen.contains(model) {
+            return model;
+        }
+        if self.seen.len() < self.limit && !model.contains(";.;") && !model.contains("=.=") {
+            self.seen.insert(model.to_string());
+            return model;
+        }
+        "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_encode_tags_istio_style() {
+        assert_eq!(
+            metric_name(
+                "tokens",
+                &[("direction", "anthropic_client"), ("model", "gpt-4.1")]
+            ),
+            "aob.tokens.direction=.=anthropic_client;.;model=.=gpt-4.1;.;"
+        );
+        assert_eq!(
+            metric_name("requests_passed_through", &[]),
+            "aob.requests_passed_through"
+        );
+    }
+
+    #[test]
+    fn a_converted_streaming_request_counts_its_tokens() {
+        let report = Report {
+            direction: Some(Direction::AnthropicClient),
+            model: Some("gpt-4.1".into()),
+            tokens: Some(Tokens {
+                input: 10,
+                output: 5,
+                cache_read: 100,
+                cache_creation: 0,
+            }),
+            ..Default::default()
+        };
+        let counters = report.counters("gpt-4.1");
+        assert!(counters.contains(&(
+            metric_name(
+                REQUESTS_CONVERTED,
+                &[("direction", "anthropic_client"), ("model", "gpt-4.1")]
+            ),
+            1
+        )));
+        let tokens = |t: &str| {
+            metric_name(
+                TOKENS,
+                &[
+                    ("direction", "anthropic_client"),
+                    ("model", "gpt-4.1"),
+                    ("token_type", t),
+                ],
+            )
+        };
+        assert!(counters.contains(&(tokens("input"), 10)));
+        assert!(counters.contains(&(tokens("cache_read"), 100)));
+        assert_eq!(counters.len(), 5);
+    }
+
+    #[test]
+    fn errors_are_counted_by_kind_class_and_reason() {
+        let report = Report {
+            direction: Some(Direction::OpenAiClient),
+            model: Some("claude".into()),
+            upstream_error_status: Some(529),
+            stream_failure: Some(StreamFailure::Incomplete),
+            ..Default::default()
+        };
+        let names: Vec<String> = report
+            .counters("claude")
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert!(names.contains(&metric_name(
+            UPSTREAM_ERRORS,
+            &[("direction", "openai_client"), ("status_class", "5xx")]
+        )));
+        assert!(names.contains(&metric_name(
+            STREAM_ERRORS,
+            &[("direction", "openai_client"), ("reason", "incomplete")]
+        )));
+        let local = Report {
+            direction: Some(Direction::AnthropicClient),
+            client_error: Some(ClientErrorKind::MalformedJson),
+            ..Default::default()
+        };
+        assert_eq!(
+            local.counters("none"),
+            vec![(
+                metric_name(
+                    CLIENT_ERRORS,
+                    &[
+                        ("direction", "anthropic_client"),
+                        ("kind", "malformed_json")
+                    ]
+                ),
+                1
+            )]
+        );
+        assert_eq!(
+            Report::default().counters("none"),
+            vec![(metric_name(REQUESTS_PASSED_THROUGH, &[]), 1)]
+        );
+    }
+
+    #[test]
+    fn model_tags_are_bounded() {
+        let mut tags = ModelTags::new(2);
+        assert_eq!(tags.tag(Some("a")), "a");
+        assert_eq!(tags.tag(Some("b")), "b");
+        assert_eq!(tags.tag(Some("c")), "other");
+        assert_eq!(tags.tag(Some("a")), "a");
+        assert_eq!(tags.tag(Some("x;.;y")), "other");
+        assert_eq!(tags.tag(None), "none");
+    }
+
+    #[test]
+    fn access_log_fields_carry_direction_model_and_usage() {
+        let report = Report {
+            direction: Some(Direction::OpenAiClient),
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: Some(Tokens {
+                input: 3,
+                output: 4,
+                cache_read: 5,
+                cache_creation: 6,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            report.access_log_fields(),
+            vec![
+                ("aob_direction", "openai_client".to_string()),
+                ("aob_model", "claude-sonnet-4-5".to_string()),
+                ("aob_input_tokens", "3".to_string()),
+                ("aob_output_tokens", "4".to_string()),
+                ("aob_cache_read_tokens", "5".to_string()),
+                ("aob_cache_creation_tokens", "6".to_string()),
+            ]
+        );
+        assert!(Report::default().access_log_fields().is_empty());
+    }
+}
