@@ -46,7 +46,11 @@ fn base() -> Value {
 #[test]
 fn whole_requests_match_their_golden_output() {
     let config = config(r#","model_map":{"claude-sonnet-4-5*":"gpt-4.1","*":"gpt-4o-mini"}"#);
-    for name in ["claude-code-tool-round-trip", "kitchen-sink", "claude-code-2.1.197-recorded"] {
+    for name in [
+        "claude-code-tool-round-trip",
+        "kitchen-sink",
+        "claude-code-2.1.197-recorded",
+    ] {
         let body = fixture(&format!("requests/{name}.json"));
         let converted = convert_request(&body, &config).unwrap();
         assert_golden(&format!("requests/{name}.to-openai.json"), &converted.body);
@@ -154,9 +158,17 @@ fn recorded_claude_code_request_converts_faithfully() {
     let converted = convert_request(&body, &config("")).unwrap();
     let out: Value = serde_json::from_slice(&converted.body).unwrap();
     assert!(converted.stream);
-    let roles: Vec<&str> = out["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let roles: Vec<&str> = out["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["system", "user", "system", "assistant", "tool"]);
-    assert_eq!(out["messages"][2]["content"], request["messages"][1]["content"]);
+    assert_eq!(
+        out["messages"][2]["content"],
+        request["messages"][1]["content"]
+    );
     let tools = out["tools"].as_array().unwrap();
     assert_eq!(tools.len(), request["tools"].as_array().unwrap().len());
     for (tool, original) in tools.iter().zip(request["tools"].as_array().unwrap()) {
@@ -164,8 +176,14 @@ fn recorded_claude_code_request_converts_faithfully() {
         assert_eq!(tool["function"]["parameters"], original["input_schema"]);
     }
     assert_eq!(out["reasoning_effort"], "high");
-    assert_eq!(out["messages"][4]["tool_call_id"], request["messages"][3]["content"][0]["tool_use_id"]);
-    assert!(out["messages"][4]["content"].as_str().unwrap().starts_with("Error: <tool_use_error>"));
+    assert_eq!(
+        out["messages"][4]["tool_call_id"],
+        request["messages"][3]["content"][0]["tool_use_id"]
+    );
+    assert!(out["messages"][4]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Error: <tool_use_error>"));
     assert!(out["user"].as_str().unwrap().len() <= 64);
 }
 
