@@ -769,3 +769,75 @@ def test_compose_upstream_command_runs_on_a_bare_python():
     finally:
         process.terminate()
         process.wait(10)
+
+
+# ---------------------------------------------------------------- README paths
+
+DEPLOY_SECTIONS = ("## Run with Envoy", "## Run with docker-compose", "## Build the OCI image", "## Run on Istio")
+
+
+def readme_commands():
+    """{section: [command]} of the README's deployment sections' sh blocks,
+    continuation lines joined and trailing comments dropped."""
+    readme = (REPO / "README.md").read_text()
+    sections = {}
+    for heading in DEPLOY_SECTIONS:
+        start = readme.index(heading + "\n")
+        end = readme.find("\n## ", start + len(heading))
+        body = readme[start:end if end != -1 else None]
+        commands = []
+        for block in re.findall(r"```sh\n(.*?)```", body, re.S):
+            for command in block.replace("\\\n", " ").splitlines():
+                command = re.sub(r"\s+#.*$", "", command).strip()
+                if command:
+                    commands.append(command)
+        sections[heading] = commands
+    return sections
+
+
+def test_readme_deployment_commands_name_real_targets_files_and_images(tmp_path):
+    """The copy-paste paths stay true: make targets exist, named files exist,
+    skopeo references name what `make image` writes, envoy_config.py command
+    lines run (and their output validates where it names the built module)."""
+    sections = readme_commands()
+    assert all(sections.values()), sections
+    layout = f"build/oci/{oci_image.NAME}"
+    rendered = 0
+    for heading, commands in sections.items():
+        made_dirs = set()
+        for command in commands:
+            for part in command.split("&&"):
+                if part.split()[:2] == ["mkdir", "-p"]:
+                    made_dirs.update(part.split()[2:])
+            for path in re.findall(r"(?<![\w/.$])((?:envoy|istio|scripts)/[\w.-]+(?:/[\w.-]+)*)", command):
+                assert (REPO / path).exists(), f"{heading}: {path} in {command!r}"
+            for part in command.split("&&"):
+                if part.split()[0] == "make":
+                    result = subprocess.run(["make", "-n", *part.split()[1:]], cwd=REPO,
+                                            capture_output=True, text=True)
+                    assert result.returncode == 0, f"{heading}: {command}\n{result.stderr}"
+            for reference in re.findall(r"\boci:(\S+)", command):
+                assert reference == f"{layout}:{CRATE_VERSION}", f"{heading}: {command}"
+            if "scripts/envoy_config.py" in command:
+                args = [w.strip("'") for w in re.findall(r"'[^']*'|\S+", command)]
+                args = args[args.index("scripts/envoy_config.py") + 1:]
+                out = tmp_path / f"rendered-{rendered}.yaml"
+                target = Path(args[args.index("-o") + 1])
+                assert (REPO / target.parent).is_dir() and target.parent != Path("build") or \
+                    str(target.parent) in made_dirs, f"{heading}: nothing creates {target.parent}/"
+                args[args.index("-o") + 1] = str(out)
+                envoy_config.main(args)
+                rendered += 1
+                config = yaml.safe_load(out.read_text())
+                if "target/wasm32-wasip1/release/anthropic_openai_bridge.wasm" in args:
+                    module_bytes()
+                    envoy_config.set_wasm(config, WASM)
+                    assert envoy_validate_plain(config, tmp_path).returncode == 0, command
+    assert rendered >= 2
+
+
+def envoy_validate_plain(config, tmp_path):
+    path = tmp_path / "readme.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return subprocess.run([str(ENVOY_BIN), "--mode", "validate", "-c", str(path), "--use-dynamic-base-id"],
+                          capture_output=True, text=True, timeout=60)
