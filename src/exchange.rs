@@ -86,6 +86,8 @@ enum Response {
     Error {
         status: u16,
         reason: Option<String>,
+        /// The body cannot be read (compressed): the reason is the message.
+        unreadable: bool,
     },
     AnthropicStream(Box<a_stream::StreamConverter>),
     OpenAiStream(Box<o_stream::StreamConverter>),
@@ -271,10 +273,24 @@ impl Exchange {
             self.report.upstream_error_status = Some(502);
             return Verdict::Reply(self.local_reply(502, "upstream returned an empty response"));
         }
+        // The bridge removes accept-encoding and has no decompressor; an
+        // upstream that compresses anyway cannot be converted.
+        let encoding = header(headers, "content-encoding")
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
         self.response = match (success, self.stream_requested, is_sse, is_json) {
+            _ if encoding.is_some() => Response::Error {
+                status: if success { 502 } else { self.client_status(status) },
+                reason: Some(format!(
+                    "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
+                    encoding.unwrap_or_default()
+                )),
+                unreadable: true,
+            },
             (false, ..) => Response::Error {
                 status: self.client_status(status),
                 reason: None,
+                unreadable: false,
             },
             (true, true, true, _) => match ctx {
                 Context::Anthropic(ctx) => {
@@ -291,6 +307,7 @@ impl Exchange {
                 reason: Some(format!(
                     "upstream answered with unexpected content-type `{content_type}`"
                 )),
+                unreadable: false,
             },
         };
         let (content_type, new_status) = match &self.response {
@@ -310,6 +327,9 @@ impl Exchange {
             Route::OpenAiClient => o_headers::response_edits(headers, content_type, now_seconds),
             _ => a_headers::response_edits(headers, content_type, now_seconds),
         };
+        if encoding.is_some() {
+            edits.push(HeaderEdit::remove("content-encoding"));
+        }
         if let Some(new_status) = new_status {
             edits.push(HeaderEdit::set(":status", new_status.to_string()));
         }
@@ -364,7 +384,15 @@ impl Exchange {
                     }
                 }
             }
-            (Response::Error { status, reason }, _) => {
+            (
+                Response::Error {
+                    reason: Some(reason),
+                    unreadable: true,
+                    status,
+                },
+                _,
+            ) => (self.error_body(*status, reason, None), None),
+            (Response::Error { status, reason, .. }, _) => {
                 let upstream = read_upstream_error(*status, body);
                 let message = match reason {
                     Some(reason) => format!("{reason}: {}", upstream.message),

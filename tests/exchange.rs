@@ -467,3 +467,62 @@ fn a_json_message_for_a_streaming_openai_request_is_sent_as_chunks() {
     );
     assert!(got.done);
 }
+
+#[test]
+fn a_compressed_answer_is_a_502_not_garbage() {
+    let mut ex = converted(true);
+    let response = headers(&[
+        (":status", "200"),
+        ("content-type", "text/event-stream"),
+        ("content-encoding", "gzip"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(edits.contains(&HeaderEdit::set(":status", "502")));
+    assert!(edits.contains(&HeaderEdit::remove("content-encoding")));
+    assert!(edits.contains(&HeaderEdit::set("content-type", "application/json")));
+    assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(b"\x1f\x8b\x08\x00binary")).unwrap();
+    assert_eq!(body["error"]["type"], "api_error");
+    assert_eq!(
+        body["error"]["message"],
+        "upstream returned HTTP 200 with a `gzip`-encoded body, which the bridge cannot decode"
+    );
+    assert_eq!(ex.report().upstream_error_status, Some(502));
+
+    let mut ex = converted_openai(false, false);
+    let response = headers(&[
+        (":status", "429"),
+        ("content-type", "application/json"),
+        ("content-encoding", "br"),
+    ]);
+    let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert!(
+        !edits
+            .iter()
+            .any(|e| matches!(e, HeaderEdit::Set(n, _) if n == ":status")),
+        "the error status is kept"
+    );
+    let body: Value = serde_json::from_slice(&ex.on_buffered_response(b"\x00\x01")).unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`br`-encoded"));
+
+    let mut ex = converted(false);
+    let identity = headers(&[
+        (":status", "200"),
+        ("content-type", "application/json"),
+        ("content-encoding", "identity"),
+    ]);
+    ex.on_response_headers(&identity, false, 0);
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(&fixture("openai/chat-text.json")))
+            .unwrap();
+    assert_eq!(body["type"], "message", "identity is no encoding");
+}
