@@ -374,6 +374,8 @@ pub(crate) struct Side {
     pub reset: bool,
     /// The module called proxy_continue_stream for this side.
     pub continue_requested: bool,
+    /// The forwarded content-length has been checked against the body.
+    pub length_checked: bool,
 }
 
 impl Side {

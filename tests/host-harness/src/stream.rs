@@ -428,6 +428,36 @@ impl Host {
                 self.resume(id, dir)?;
             }
         }
+        self.check_lengths(id)
+    }
+
+    /// Envoy sends a `content-length` the filter leaves in place as it is:
+    /// if the body that went out has another length, the peer reads a
+    /// truncated body or waits for bytes that never come.
+    fn check_lengths(&mut self, id: u32) -> Result<(), HostError> {
+        let mut found = Vec::new();
+        for dir in [Direction::Request, Direction::Response] {
+            let side = self.side_mut(id, dir)?;
+            if !side.complete || side.length_checked || side.reset {
+                continue;
+            }
+            side.length_checked = true;
+            let declared = side
+                .headers_forwarded
+                .as_ref()
+                .and_then(|h| h.get("content-length"))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let sent = side.body.forwarded.len() as u64;
+            if let Some(n) = declared.filter(|n| *n != sent) {
+                found.push(format!(
+                    "{} went out with content-length {n} but {sent} body bytes",
+                    dir.name()
+                ));
+            }
+        }
+        for f in found {
+            self.store.data_mut().violation(f);
+        }
         Ok(())
     }
 

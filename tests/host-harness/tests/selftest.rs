@@ -230,6 +230,21 @@ fn buffered_body_is_reachable_from_the_trailers_callback() {
 }
 
 #[test]
+fn a_stale_content_length_is_flagged() {
+    let mut h = host("h");
+    let mut s = h.http_stream();
+    let mut headers = REQ.to_vec();
+    headers.push(("content-length", "2"));
+    s.request(&headers, b"ab", &Chunking::Whole).unwrap();
+    assert_eq!(s.request_body_out(), b"whole:ab");
+    drop(s);
+    assert_eq!(
+        h.violations(),
+        ["request went out with content-length 2 but 8 body bytes"]
+    );
+}
+
+#[test]
 fn pause_from_request_headers_stalls_the_request() {
     let mut h = host("p");
     let mut s = h.http_stream();
