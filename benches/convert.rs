@@ -1,0 +1,126 @@
+//! Core throughput, natively: each conversion on the bodies in fixtures/bench,
+//! next to one serde_json parse + serialize of the same bytes (the floor a
+//! converter cannot beat). Run with `cargo bench --bench convert`; prints a
+//! table, asserts nothing (benchmarks are never timed tests).
+
+use anthropic_openai_bridge::config::Config;
+use anthropic_openai_bridge::convert::{anthropic_client, openai_client};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/fixtures/bench/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{name}: {e} (run scripts/bench_fixtures.py)"))
+}
+
+/// Seconds per run of `f`, the median of batches adding up to ~`budget`.
+fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    let mut runs = 0u32;
+    while start.elapsed() < budget / 5 {
+        f();
+        runs += 1;
+    }
+    let per_batch = runs.max(1);
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_batch {
+                f();
+            }
+            t.elapsed().as_secs_f64() / f64::from(per_batch)
+        })
+        .collect();
+    samples.sort_by(|a, b| a.total_cmp(b));
+    samples[2]
+}
+
+/// One serde_json parse into a Value and serialization back: the floor.
+fn floor(body: &[u8]) {
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap();
+    black_box(serde_json::to_vec(&value).unwrap());
+}
+
+/// The floor for a stream: every data line parsed and written back.
+fn stream_floor(body: &[u8]) {
+    for line in body.split(|b| *b == b'\n') {
+        if let Some(data) = line.strip_prefix(b"data: ") {
+            if data.first() == Some(&b'{') {
+                floor(data);
+            }
+        }
+    }
+}
+
+fn row(name: &str, bytes: usize, events: Option<usize>, convert: f64, floor: f64) {
+    let mb = bytes as f64 / 1e6;
+    let events = events.map_or(String::from("-"), |n| format!("{:.0}", n as f64 / convert));
+    println!(
+        "| {name:<32} | {:>9.1} | {:>9} | {:>9.1} | {:>9.1} | {:>5.2} |",
+        bytes as f64 / 1024.0,
+        events,
+        mb / convert,
+        mb / floor,
+        convert / floor
+    );
+}
+
+fn main() {
+    let budget = Duration::from_millis(
+        std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+    );
+    let to_openai = Config::from_json(br#"{"upstream_protocol":"openai"}"#).unwrap();
+    let to_anthropic = Config::from_json(br#"{"upstream_protocol":"anthropic"}"#).unwrap();
+    println!("| conversion (native)              | input KiB |  events/s |  MB/s     | floor MB/s | ratio |");
+    println!("|----------------------------------|----------:|----------:|----------:|----------:|------:|");
+    for size in ["small", "claude-code", "large"] {
+        let body = fixture(&format!("anthropic-{size}.json"));
+        let t = time(budget, || {
+            black_box(anthropic_client::request::convert_request(&body, &to_openai).unwrap());
+        });
+        row(&format!("request anthropic→openai {size}"), body.len(), None, t, time(budget, || floor(&body)));
+        let body = fixture(&format!("openai-{size}.json"));
+        let t = time(budget, || {
+            black_box(openai_client::request::convert_request(&body, &to_anthropic).unwrap());
+        });
+        row(&format!("request openai→anthropic {size}"), body.len(), None, t, time(budget, || floor(&body)));
+    }
+    let body = fixture("openai-completion.json");
+    let ctx = anthropic_client::response::ResponseContext::default();
+    let t = time(budget, || {
+        black_box(anthropic_client::response::convert_response(&body, &ctx));
+    });
+    row("response openai→anthropic", body.len(), None, t, time(budget, || floor(&body)));
+    let body = fixture("anthropic-message.json");
+    let octx = openai_client::response::ResponseContext::default();
+    let t = time(budget, || {
+        black_box(openai_client::response::convert_response(&body, &octx));
+    });
+    row("response anthropic→openai", body.len(), None, t, time(budget, || floor(&body)));
+
+    let stream = fixture("openai-stream.sse");
+    let events = stream.windows(2).filter(|w| w == b"\n\n").count();
+    let t = time(budget, || {
+        let mut converter = anthropic_client::stream::StreamConverter::new(ctx.clone());
+        let mut out = Vec::with_capacity(stream.len() * 2);
+        for chunk in stream.chunks(1400) {
+            converter.push(chunk, &mut out);
+        }
+        converter.finish(&mut out);
+        black_box(out);
+    });
+    row("stream openai→anthropic", stream.len(), Some(events), t, time(budget, || stream_floor(&stream)));
+    let stream = fixture("anthropic-stream.sse");
+    let events = stream.windows(2).filter(|w| w == b"\n\n").count();
+    let t = time(budget, || {
+        let mut converter = openai_client::stream::StreamConverter::new(octx.clone());
+        let mut out = Vec::with_capacity(stream.len() * 2);
+        for chunk in stream.chunks(1400) {
+            converter.push(chunk, &mut out);
+        }
+        converter.finish(&mut out);
+        black_box(out);
+    });
+    row("stream anthropic→openai", stream.len(), Some(events), t, time(budget, || stream_floor(&stream)));
+}
