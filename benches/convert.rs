@@ -9,8 +9,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/fixtures/bench/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{name}: {e} (run scripts/bench_fixtures.py)"))
+    std::fs::read(format!(
+        "{}/fixtures/bench/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_else(|e| panic!("{name}: {e} (run scripts/bench_fixtures.py)"))
 }
 
 /// Seconds per run of `f`, the median of batches adding up to ~`budget`.
@@ -53,6 +56,11 @@ fn stream_floor(body: &[u8]) {
     }
 }
 
+/// `BENCH_ONLY=<text>` runs only the rows whose name contains it (for a profiler).
+fn selected(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| name.contains(&only))
+}
+
 fn row(name: &str, bytes: usize, events: Option<usize>, convert: f64, floor: f64) {
     let mb = bytes as f64 / 1e6;
     let events = events.map_or(String::from("-"), |n| format!("{:.0}", n as f64 / convert));
@@ -68,36 +76,64 @@ fn row(name: &str, bytes: usize, events: Option<usize>, convert: f64, floor: f64
 
 fn main() {
     let budget = Duration::from_millis(
-        std::env::var("BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+        std::env::var("BENCH_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000),
     );
     let to_openai = Config::from_json(br#"{"upstream_protocol":"openai"}"#).unwrap();
     let to_anthropic = Config::from_json(br#"{"upstream_protocol":"anthropic"}"#).unwrap();
     println!("| conversion (native)              | input KiB |  events/s |  MB/s     | floor MB/s | ratio |");
     println!("|----------------------------------|----------:|----------:|----------:|----------:|------:|");
     for size in ["small", "claude-code", "large"] {
-        let body = fixture(&format!("anthropic-{size}.json"));
-        let t = time(budget, || {
-            black_box(anthropic_client::request::convert_request(&body, &to_openai).unwrap());
-        });
-        row(&format!("request anthropic→openai {size}"), body.len(), None, t, time(budget, || floor(&body)));
-        let body = fixture(&format!("openai-{size}.json"));
-        let t = time(budget, || {
-            black_box(openai_client::request::convert_request(&body, &to_anthropic).unwrap());
-        });
-        row(&format!("request openai→anthropic {size}"), body.len(), None, t, time(budget, || floor(&body)));
+        let name = format!("request anthropic→openai {size}");
+        if selected(&name) {
+            let body = fixture(&format!("anthropic-{size}.json"));
+            let t = time(budget, || {
+                black_box(anthropic_client::request::convert_request(&body, &to_openai).unwrap());
+            });
+            row(&name, body.len(), None, t, time(budget, || floor(&body)));
+        }
+        let name = format!("request openai→anthropic {size}");
+        if selected(&name) {
+            let body = fixture(&format!("openai-{size}.json"));
+            let t = time(budget, || {
+                black_box(openai_client::request::convert_request(&body, &to_anthropic).unwrap());
+            });
+            row(&name, body.len(), None, t, time(budget, || floor(&body)));
+        }
     }
-    let body = fixture("openai-completion.json");
     let ctx = anthropic_client::response::ResponseContext::default();
-    let t = time(budget, || {
-        black_box(anthropic_client::response::convert_response(&body, &ctx));
-    });
-    row("response openai→anthropic", body.len(), None, t, time(budget, || floor(&body)));
-    let body = fixture("anthropic-message.json");
+    if selected("response openai→anthropic") {
+        let body = fixture("openai-completion.json");
+        let t = time(budget, || {
+            black_box(anthropic_client::response::convert_response(&body, &ctx));
+        });
+        row(
+            "response openai→anthropic",
+            body.len(),
+            None,
+            t,
+            time(budget, || floor(&body)),
+        );
+    }
     let octx = openai_client::response::ResponseContext::default();
-    let t = time(budget, || {
-        black_box(openai_client::response::convert_response(&body, &octx));
-    });
-    row("response anthropic→openai", body.len(), None, t, time(budget, || floor(&body)));
+    if selected("response anthropic→openai") {
+        let body = fixture("anthropic-message.json");
+        let t = time(budget, || {
+            black_box(openai_client::response::convert_response(&body, &octx));
+        });
+        row(
+            "response anthropic→openai",
+            body.len(),
+            None,
+            t,
+            time(budget, || floor(&body)),
+        );
+    }
+    if !selected("stream openai→anthropic") && !selected("stream anthropic→openai") {
+        return;
+    }
 
     let stream = fixture("openai-stream.sse");
     let events = stream.windows(2).filter(|w| w == b"\n\n").count();
@@ -110,7 +146,13 @@ fn main() {
         converter.finish(&mut out);
         black_box(out);
     });
-    row("stream openai→anthropic", stream.len(), Some(events), t, time(budget, || stream_floor(&stream)));
+    row(
+        "stream openai→anthropic",
+        stream.len(),
+        Some(events),
+        t,
+        time(budget, || stream_floor(&stream)),
+    );
     let stream = fixture("anthropic-stream.sse");
     let events = stream.windows(2).filter(|w| w == b"\n\n").count();
     let t = time(budget, || {
@@ -122,5 +164,11 @@ fn main() {
         converter.finish(&mut out);
         black_box(out);
     });
-    row("stream anthropic→openai", stream.len(), Some(events), t, time(budget, || stream_floor(&stream)));
+    row(
+        "stream anthropic→openai",
+        stream.len(),
+        Some(events),
+        t,
+        time(budget, || stream_floor(&stream)),
+    );
 }

@@ -141,6 +141,17 @@ pub const STREAM_ERRORS: &str = "streams_ended_by_error";
 pub const TOKENS: &str = "tokens";
 pub const CONVERSION_TIME: &str = "conversion_time_us";
 
+/// Every metric, for the README's list (checked by tests/readme.rs).
+pub const METRICS: &[&str] = &[
+    REQUESTS_CONVERTED,
+    REQUESTS_PASSED_THROUGH,
+    CLIENT_ERRORS,
+    UPSTREAM_ERRORS,
+    STREAM_ERRORS,
+    TOKENS,
+    CONVERSION_TIME,
+];
+
 impl Report {
     /// The counters this exchange increments, and by how much. `model` is
     /// the model tag to use (see `ModelTags`).

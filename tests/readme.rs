@@ -2,6 +2,7 @@
 //! accepts, so the two cannot drift.
 
 use anthropic_openai_bridge::config::{Config, KEYS};
+use anthropic_openai_bridge::report::{METRICS, TAGS};
 
 fn readme_table() -> Vec<(String, String, String)> {
     let readme =
@@ -53,4 +54,24 @@ fn every_documented_key_is_accepted_and_nothing_else_is() {
     }
     let err = Config::from_json(br#"{"upstream_protocol":"openai","not_a_key":1}"#).unwrap_err();
     assert_eq!(err.field, "not_a_key");
+}
+
+#[test]
+fn readme_metric_list_matches_the_module() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## Observing the bridge").unwrap()..];
+    let section = &section[..section[3..].find("\n## ").unwrap()];
+    let listed: Vec<&str> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `aob_"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert_eq!(listed, METRICS.to_vec());
+    for tag in TAGS {
+        assert!(
+            section.contains(&format!("`{tag}`")),
+            "README does not document the `{tag}` tag"
+        );
+    }
 }
