@@ -172,8 +172,9 @@ impl Exchange {
     }
 
     /// True when the request body must be buffered and converted.
+    /// True while the request body must still be buffered and converted.
     pub fn converts_request(&self) -> bool {
-        self.route != Route::Passthrough && !self.replied_locally
+        self.route != Route::Passthrough && !self.replied_locally && self.ctx.is_none()
     }
 
     /// A 413 once more than `max_request_bytes` have been buffered.
@@ -251,13 +252,10 @@ impl Exchange {
         end_of_stream: bool,
         now_seconds: u64,
     ) -> Verdict {
-        if self.replied_locally {
+        if self.replied_locally || self.route == Route::Passthrough {
             return Verdict::Continue(Vec::new());
         }
-        let Some(ctx) = self.ctx.as_mut() else {
-            return Verdict::Continue(Vec::new());
-        };
-        if let Context::OpenAi(ctx) = ctx {
+        if let Some(Context::OpenAi(ctx)) = self.ctx.as_mut() {
             ctx.created = now_seconds;
         }
         let status = header(headers, ":status")
@@ -269,9 +267,17 @@ impl Exchange {
         let is_sse = content_type.starts_with(EVENT_STREAM);
         let is_json = content_type.is_empty() || content_type.contains("json");
         let success = (200..300).contains(&status);
-        if success && end_of_stream {
-            self.report.upstream_error_status = Some(502);
-            return Verdict::Reply(self.local_reply(502, "upstream returned an empty response"));
+        if end_of_stream {
+            // No body callback will come: answer with the error now.
+            let (status, message) = match success {
+                true => (502, "upstream returned an empty response".to_string()),
+                false => (
+                    self.client_status(status),
+                    format!("upstream returned HTTP {status} with an empty body"),
+                ),
+            };
+            self.report.upstream_error_status = Some(status);
+            return Verdict::Reply(self.local_reply(status, &message));
         }
         // The bridge removes accept-encoding and has no decompressor; an
         // upstream that compresses anyway cannot be converted.
@@ -292,13 +298,22 @@ impl Exchange {
                 reason: None,
                 unreadable: false,
             },
-            (true, true, true, _) => match ctx {
-                Context::Anthropic(ctx) => {
+            // An answer before the request body was converted (an upstream
+            // that rejects early) can only be an error; a success cannot be
+            // converted without knowing the request.
+            _ if self.ctx.is_none() => Response::Error {
+                status: 502,
+                reason: Some("upstream answered before the request was sent".to_string()),
+                unreadable: false,
+            },
+            (true, true, true, _) => match &self.ctx {
+                Some(Context::Anthropic(ctx)) => {
                     Response::AnthropicStream(Box::new(a_stream::StreamConverter::new(ctx.clone())))
                 }
-                Context::OpenAi(ctx) => {
+                Some(Context::OpenAi(ctx)) => {
                     Response::OpenAiStream(Box::new(o_stream::StreamConverter::new(ctx.clone())))
                 }
+                None => Response::Passthrough,
             },
             (true, true, false, true) => Response::CompletionAsStream,
             (true, false, false, true) => Response::Completion,
@@ -355,15 +370,14 @@ impl Exchange {
 
     /// A buffered response, whole: its converted body.
     pub fn on_buffered_response(&mut self, body: &[u8]) -> Vec<u8> {
-        let Some(ctx) = self.ctx.as_ref() else {
-            return body.to_vec();
-        };
-        let (converted, tokens) = match (&self.response, ctx) {
-            (Response::Completion, Context::Anthropic(ctx)) => {
+        let (converted, tokens) = match (&self.response, self.ctx.as_ref()) {
+            (Response::Completion, Some(Context::Anthropic(ctx))) => {
                 a_response::convert_response(body, ctx)
             }
-            (Response::Completion, Context::OpenAi(ctx)) => o_response::convert_response(body, ctx),
-            (Response::CompletionAsStream, Context::Anthropic(ctx)) => {
+            (Response::Completion, Some(Context::OpenAi(ctx))) => {
+                o_response::convert_response(body, ctx)
+            }
+            (Response::CompletionAsStream, Some(Context::Anthropic(ctx))) => {
                 match a_response::message_from_body(body, ctx) {
                     Ok(message) => (
                         a_stream::message_as_stream(&message),
@@ -372,7 +386,7 @@ impl Exchange {
                     Err(message) => (a_stream::error_stream("api_error", &message), None),
                 }
             }
-            (Response::CompletionAsStream, Context::OpenAi(ctx)) => {
+            (Response::CompletionAsStream, Some(Context::OpenAi(ctx))) => {
                 match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
                     Ok(message) if message.kind.as_str() == "message" => {
                         let tokens = Tokens::from(&message.usage);

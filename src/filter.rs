@@ -284,6 +284,55 @@ impl HttpContext for BridgeStream {
         Action::Continue
     }
 
+    /// A request body that ends with trailers never sees `end_of_stream`:
+    /// the buffered body is converted here instead.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if !self
+            .exchange
+            .as_ref()
+            .is_some_and(Exchange::converts_request)
+        {
+            return Action::Continue;
+        }
+        let body = read_buffer(BufferType::HttpRequestBody, WHOLE_BUFFER);
+        match self.timed(|exchange| exchange.on_request_body(&body)) {
+            Some(Ok(converted)) => {
+                write_buffer(BufferType::HttpRequestBody, body.len(), &converted);
+                Action::Continue
+            }
+            Some(Err(reply)) => self.send_local_reply(&reply),
+            None => Action::Continue,
+        }
+    }
+
+    /// A response that ends with trailers: a buffered body is converted
+    /// here. A stream cannot get final events appended (proxy-wasm has no
+    /// way to add body data from the trailers callback); a stream that was
+    /// complete has already ended properly.
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        let Some(mode) = self.exchange.as_ref().map(Exchange::response_body_mode) else {
+            return Action::Continue;
+        };
+        match mode {
+            BodyMode::Passthrough => {}
+            BodyMode::Buffer => {
+                let body = read_buffer(BufferType::HttpResponseBody, WHOLE_BUFFER);
+                if let Some(converted) = self.timed(|exchange| exchange.on_buffered_response(&body))
+                {
+                    write_buffer(BufferType::HttpResponseBody, body.len(), &converted);
+                }
+            }
+            BodyMode::Stream => {
+                let tail = self.timed(|exchange| exchange.on_stream_chunk(&[], true));
+                if tail.is_some_and(|tail| !tail.is_empty()) {
+                    log::debug!("response trailers arrived before the stream completed; its final events cannot be sent");
+                }
+            }
+        }
+        self.write_access_log_fields();
+        Action::Continue
+    }
+
     /// The exchange is over (completed, answered locally or reset):
     /// count it once.
     fn on_log(&mut self) {
@@ -336,6 +385,9 @@ fn apply_edits(map: MapType, edits: &[HeaderEdit]) {
         }
     }
 }
+
+/// A size that reads a whole buffer (the host clamps it to the buffer).
+const WHOLE_BUFFER: usize = usize::MAX;
 
 fn read_buffer(buffer: BufferType, size: usize) -> Vec<u8> {
     match hostcalls::get_buffer(buffer, 0, size) {

@@ -526,3 +526,34 @@ fn a_compressed_answer_is_a_502_not_garbage() {
             .unwrap();
     assert_eq!(body["type"], "message", "identity is no encoding");
 }
+
+#[test]
+fn an_upstream_error_before_the_request_body_ended_is_still_converted() {
+    let mut ex = openai_upstream();
+    ex.on_request_headers(&request_headers("/v1/messages"), false);
+    let response = headers(&[(":status", "401"), ("content-type", "application/json")]);
+    let Verdict::Continue(_) = ex.on_response_headers(&response, false, 0) else {
+        panic!()
+    };
+    assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
+    let body: Value =
+        serde_json::from_slice(&ex.on_buffered_response(&fixture("openai/azure-error-401.json")))
+            .unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "authentication_error");
+}
+
+#[test]
+fn a_headers_only_error_gets_a_body_in_the_clients_shape() {
+    let mut ex = converted_openai(false, false);
+    let Verdict::Reply(reply) = ex.on_response_headers(&headers(&[(":status", "529")]), true, 0)
+    else {
+        panic!()
+    };
+    assert_eq!(reply.status, 503);
+    assert_eq!(
+        reply_json(&reply)["error"]["message"],
+        "upstream returned HTTP 529 with an empty body"
+    );
+    assert_eq!(ex.report().upstream_error_status, Some(503));
+}

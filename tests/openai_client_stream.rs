@@ -410,3 +410,26 @@ fn an_overlong_line_is_an_error() {
         .unwrap()
         .contains("longer than 512 bytes"));
 }
+
+#[test]
+fn a_block_before_message_start_fixes_the_stream_identity() {
+    let input = [
+        text_block(0, "early"),
+        start(),
+        text_block(1, " late"),
+        end("end_turn", 2),
+    ]
+    .concat();
+    let got = run(&input, true);
+    assert_eq!(
+        got.id, "msg_fallback",
+        "every chunk keeps the id the stream started with"
+    );
+    assert_eq!(got.model, "claude-test");
+    assert_eq!(got.content, "early late");
+    assert_eq!(
+        got.usage.unwrap()["prompt_tokens"],
+        17,
+        "message_start usage still counts"
+    );
+}

@@ -171,12 +171,14 @@ impl State {
         }
     }
 
+    /// Takes the message's id and model, unless an earlier event already
+    /// started the chunk stream: every chunk must carry the same ones.
     fn message_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
         if let Some(message) = event.message {
-            if !message.id.is_empty() {
+            if !self.started && !message.id.is_empty() {
                 self.id = message.id.to_string();
             }
-            if !message.model.is_empty() {
+            if !self.started && !message.model.is_empty() {
                 self.model = message.model.to_string();
             }
             merge_usage(&mut self.usage, &message.usage);

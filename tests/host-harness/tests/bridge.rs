@@ -1000,7 +1000,6 @@ fn a_stream_ending_with_trailers_is_converted() {
 /// forwards the raw OpenAI JSON to the Anthropic client. (The buffered body
 /// is readable and replaceable in the trailers callback, as in Envoy.)
 #[test]
-#[ignore = "module: a response ending with trailers reaches the client unconverted (reported to the lead)"]
 fn a_completion_ending_with_trailers_is_converted() {
     let mut h = openai_host();
     let body = fixture("openai/chat-tool-call.json");
@@ -1024,7 +1023,6 @@ fn a_completion_ending_with_trailers_is_converted() {
 /// Same for a request body that ends with trailers: the Anthropic body goes
 /// to the OpenAI upstream unconverted.
 #[test]
-#[ignore = "module: a request ending with trailers goes upstream unconverted (reported to the lead)"]
 fn a_request_ending_with_trailers_is_converted() {
     let mut h = openai_host();
     let body = simple_request(true);
@@ -1087,7 +1085,6 @@ fn streams_cut_short_leave_the_vm_healthy() {
 /// The module only learns it is converting once the request body has been
 /// converted, so such a response passes through in the upstream's shape.
 #[test]
-#[ignore = "module: an upstream error sent before the request body ended passes through unconverted (reported to the lead)"]
 fn an_early_upstream_error_is_converted() {
     let mut h = openai_host();
     let req = simple_request(false);

@@ -556,7 +556,6 @@ fn malformed_openai_requests_and_anthropic_streams_never_trap() {
 /// then switches to the upstream's id and model, and the role chunk is sent
 /// twice.
 #[test]
-#[ignore = "module: an event before message_start makes the chunk id/model change mid-stream (reported to the lead)"]
 fn an_event_before_message_start_does_not_change_the_stream_identity() {
     let mut h = anthropic_host();
     let sse = recorded_stream("anthropic/stream-tool-use-parallel.sse");

@@ -618,7 +618,6 @@ fn broken_completions_never_trap() {
 /// body labelled `application/json`; it could answer with a local reply
 /// from the response headers, as it already does for an empty 2xx.
 #[test]
-#[ignore = "module: a headers-only non-2xx upstream response reaches the client with an empty body (reported to the lead)"]
 fn headers_only_error_response_gets_an_anthropic_error_body() {
     let mut h = openai_host();
     for status in ["429", "500", "503"] {
