@@ -21,7 +21,7 @@ IMAGE_DIR   ?= build/oci
 DEPLOY_TOOLS := skopeo docker-registry oci-image-tool docker-compose
 SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint run clean
+.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz run clean
 
 all: build
 
@@ -75,6 +75,15 @@ test-harness: build
 
 test-e2e: build venv claude-code deploy-tools
 	REQUIRE_CLAUDE_CODE=1 REQUIRE_DEPLOY_TOOLS=1 $(PY) -m pytest tests/e2e -q
+
+## Fuzzing (cargo-fuzz on nightly; not part of `make test`): every target in
+## fuzz/fuzz_targets for FUZZ_SECONDS each, seeds built from fixtures/.
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
 ## or UPSTREAM_URL (e.g. https://api.openai.com).
