@@ -15,6 +15,9 @@ it adds a TLS transport socket (SNI and certificate check against the host name)
     python scripts/envoy_config.py --template envoy/envoy-openai-clients.yaml \\
         --upstream https://api.anthropic.com --wasm ... -o out.yaml
 
+`--route-timeout SECONDS` replaces the template's 600 s route timeout (the
+tests use a short one to see Envoy's own 504 go through the filter).
+
 `--no-filter` removes the wasm filter: plain Envoy passthrough, the baseline the
 tests and benchmarks compare against.
 """
@@ -139,6 +142,16 @@ def set_ports(config, port, admin_port, listen_address):
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
 
 
+def set_route_timeout(config, seconds):
+    """Set every route's timeout (the template's is 600 s; 0 disables it)."""
+    if seconds < 0:
+        raise ValueError(f"route timeout must be >= 0 seconds, got {seconds}")
+    value = f"{seconds:g}s"
+    for host in http_connection_manager(config)["route_config"]["virtual_hosts"]:
+        for route in host["routes"]:
+            route["route"]["timeout"] = value
+
+
 def render(
     upstream,
     wasm_path=None,
@@ -149,11 +162,14 @@ def render(
     with_filter=True,
     ca_file=None,
     template=TEMPLATE,
+    route_timeout=None,
 ):
     """Return the rendered config as a dict (port 0 lets the OS pick a port)."""
     config = yaml.safe_load(Path(template).read_text())
     set_ports(config, port, admin_port, listen_address)
     set_upstream(config, upstream, ca_file)
+    if route_timeout is not None:
+        set_route_timeout(config, route_timeout)
     if with_filter:
         set_wasm(config, wasm_path, plugin_config)
     else:
@@ -179,6 +195,8 @@ def main(argv=None):
     parser.add_argument("--template", default=str(TEMPLATE),
                         help="shipped config to start from (default: envoy/envoy.yaml; "
                              "envoy/envoy-openai-clients.yaml for OpenAI clients)")
+    parser.add_argument("--route-timeout", type=float, metavar="SECONDS",
+                        help="route timeout (default: the template's, 600 s; 0 disables it)")
     parser.add_argument("-o", "--output", help="output file (default: stdout)")
     args = parser.parse_args(argv)
     if not args.no_filter and not args.wasm:
@@ -194,6 +212,7 @@ def main(argv=None):
             with_filter=not args.no_filter,
             ca_file=args.ca_file,
             template=args.template,
+            route_timeout=args.route_timeout,
         )
     except (ValueError, OSError) as err:
         parser.error(str(err))
