@@ -439,8 +439,8 @@ def main():
     if args.pin and not shutil.which("taskset"):
         log("taskset not found: running without CPU pinning")
         args.pin = False
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT too: a background job ignores it
+        signal.signal(sig, on_signal)
 
     workdir = Path(tempfile.mkdtemp(prefix="aob-e2e-"))
     started = time.monotonic()
