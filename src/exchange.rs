@@ -47,6 +47,16 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
     }
 }
 
+/// `msg_` + the request id's letters, digits, `-` and `_` (at most 64).
+fn message_id_from(request_id: &str) -> Option<String> {
+    let id: String = request_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
+    (!id.is_empty()).then(|| format!("msg_{id}"))
+}
+
 /// A response the filter sends itself instead of forwarding the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalReply {
@@ -116,7 +126,8 @@ const JSON: &str = "application/json";
 const EVENT_STREAM: &str = "text/event-stream";
 
 impl Exchange {
-    /// `fallback_id` names the message when the upstream gives no id.
+    /// `fallback_id` names the message when the upstream gives no id and the
+    /// request has no `x-request-id` (Envoy adds one to every request).
     pub fn new(config: Rc<Config>, fallback_id: String) -> Exchange {
         Exchange {
             config,
@@ -154,6 +165,9 @@ impl Exchange {
             Route::AnthropicClient => Some(Direction::AnthropicClient),
             Route::OpenAiClient => Some(Direction::OpenAiClient),
         };
+        if let Some(id) = header(headers, "x-request-id").and_then(message_id_from) {
+            self.fallback_id = id;
+        }
         let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
         if length.is_some_and(|n| n > self.config.max_request_bytes) {
             return Verdict::Reply(

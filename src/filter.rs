@@ -117,9 +117,10 @@ impl RootContext for BridgeRoot {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         follow_host_log_level();
-        let exchange = self.config.clone().map(|config| {
-            Exchange::new(config, format!("msg_bridge_{:x}_{context_id}", now_nanos()))
-        });
+        let exchange = self
+            .config
+            .clone()
+            .map(|config| Exchange::new(config, format!("msg_bridge_{context_id}")));
         Some(Box::new(BridgeStream {
             exchange,
             metrics: Rc::clone(&self.metrics),
@@ -147,13 +148,6 @@ fn follow_host_log_level() {
     log::set_max_level(filter);
 }
 
-fn now_nanos() -> u128 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos())
-}
-
 fn now_seconds() -> u64 {
     hostcalls::get_current_time()
         .unwrap_or(UNIX_EPOCH)
@@ -172,7 +166,8 @@ struct BridgeStream {
 }
 
 impl BridgeStream {
-    /// Runs a conversion step, adding its duration to the exchange's total.
+    /// Runs a body conversion, adding its duration to the exchange's total
+    /// (header phases do no conversion work worth two clock calls).
     fn timed<T>(&mut self, step: impl FnOnce(&mut Exchange) -> T) -> Option<T> {
         let exchange = self.exchange.as_mut()?;
         let start = Instant::now();
@@ -209,7 +204,11 @@ impl HttpContext for BridgeStream {
             return Action::Continue;
         }
         let headers = read_headers(MapType::HttpRequestHeaders);
-        match self.timed(|exchange| exchange.on_request_headers(&headers, end_of_stream)) {
+        match self
+            .exchange
+            .as_mut()
+            .map(|exchange| exchange.on_request_headers(&headers, end_of_stream))
+        {
             Some(Verdict::Continue(edits)) => {
                 apply_edits(MapType::HttpRequestHeaders, &edits);
                 Action::Continue
@@ -247,7 +246,11 @@ impl HttpContext for BridgeStream {
         }
         let headers = read_headers(MapType::HttpResponseHeaders);
         let now = now_seconds();
-        match self.timed(|exchange| exchange.on_response_headers(&headers, end_of_stream, now)) {
+        match self
+            .exchange
+            .as_mut()
+            .map(|exchange| exchange.on_response_headers(&headers, end_of_stream, now))
+        {
             Some(Verdict::Continue(edits)) => {
                 apply_edits(MapType::HttpResponseHeaders, &edits);
                 Action::Continue
@@ -362,7 +365,11 @@ fn read_headers(map: MapType) -> Vec<(String, String)> {
     match hostcalls::get_map_bytes(map) {
         Ok(pairs) => pairs
             .into_iter()
-            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .map(|(name, value)| {
+                let value = String::from_utf8(value)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (name, value)
+            })
             .collect(),
         Err(status) => {
             log::warn!("cannot read headers: {status:?}");

@@ -35,15 +35,19 @@ pub fn remove_matching(
     edits: &mut Vec<HeaderEdit>,
 ) {
     for (name, _) in headers {
-        let lower = name.to_ascii_lowercase();
+        let has_prefix = |p: &&str| {
+            name.get(..p.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(p))
+        };
         let matches =
-            prefixes.iter().any(|p| lower.starts_with(p)) || names.iter().any(|n| lower == *n);
-        if matches
-            && !edits
+            prefixes.iter().any(has_prefix) || names.iter().any(|n| name.eq_ignore_ascii_case(n));
+        let already = || {
+            edits
                 .iter()
-                .any(|e| matches!(e, HeaderEdit::Remove(r) if *r == lower))
-        {
-            edits.push(HeaderEdit::Remove(lower));
+                .any(|e| matches!(e, HeaderEdit::Remove(r) if r.eq_ignore_ascii_case(name)))
+        };
+        if matches && !already() {
+            edits.push(HeaderEdit::Remove(name.to_ascii_lowercase()));
         }
     }
 }

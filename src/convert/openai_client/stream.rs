@@ -101,6 +101,8 @@ struct State {
     blocks: Vec<(u32, BlockKind)>,
     next_tool: u32,
     thinking_blocks: Vec<ContentBlock<'static>>,
+    /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":`
+    envelope: Vec<u8>,
     usage: Usage,
     finished: bool,
     failure: Option<StreamFailure>,
@@ -117,6 +119,7 @@ impl State {
             blocks: Vec::new(),
             next_tool: 0,
             thinking_blocks: Vec::new(),
+            envelope: Vec::new(),
             usage: Usage::default(),
             finished: false,
             failure: None,
@@ -186,12 +189,15 @@ impl State {
         self.start(out);
     }
 
-    /// The first chunk: the assistant role with empty content.
+    /// The first chunk: the assistant role with empty content. From here on
+    /// the id, created and model are fixed, so the envelope every content
+    /// chunk shares is written out once.
     fn start(&mut self, out: &mut Vec<u8>) {
         if self.started {
             return;
         }
         self.started = true;
+        self.envelope = chunk_envelope(&self.id, self.ctx.created, &self.model);
         self.write_delta(
             out,
             ChatMessage {
@@ -367,8 +373,13 @@ impl State {
         );
     }
 
+    /// A content chunk: the stream's fixed envelope (written once, in
+    /// `start`), then the delta. Same bytes as serializing the whole chunk.
     fn write_delta(&self, out: &mut Vec<u8>, delta: ChatMessage<'_>) {
-        write_data(out, &self.chunk(delta, None));
+        out.extend_from_slice(&self.envelope);
+        // Serializing plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &delta);
+        out.extend_from_slice(b",\"finish_reason\":null}]}\n\n");
     }
 
     fn chunk<'c>(
@@ -417,6 +428,19 @@ impl State {
         write_data(out, &body);
         self.done = true;
     }
+}
+
+/// The start of every content chunk of a stream, up to its delta.
+fn chunk_envelope(id: &str, created: u64, model: &str) -> Vec<u8> {
+    let mut out = b"data: {\"id\":".to_vec();
+    // Serializing strings into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, id);
+    out.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+    out.extend_from_slice(created.to_string().as_bytes());
+    out.extend_from_slice(b",\"model\":");
+    let _ = serde_json::to_writer(&mut out, model);
+    out.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
+    out
 }
 
 /// Later usage (message_delta) overrides earlier (message_start) field by field.
