@@ -144,24 +144,35 @@ def session_envoy(request, direction):
     return request.getfixturevalue(direction.fixture)
 
 
-@pytest.fixture
-def own_envoy(tmp_path):
-    """Factory: an Envoy of the given direction on any upstream URL, with
-    options scripts/envoy_config.py's renderer takes (route_timeout=...)."""
-    started = []
+def launch_envoy(tmp_dir, direction, upstream_url, route_timeout=None):
+    """An Envoy of the given direction on any upstream URL, with options
+    scripts/envoy_config.py's renderer takes (route_timeout=...)."""
+    config = render_config(upstream_url, template=direction.template)
+    if route_timeout is not None:
+        envoy_config.set_route_timeout(config, route_timeout)
+    envoy = Envoy(config, tmp_dir / direction.name, direction.name).start()
+    RUNNING.append(envoy)
+    return envoy
 
-    def start(direction, upstream_url, route_timeout=None):
-        config = render_config(upstream_url, template=direction.template)
-        if route_timeout is not None:
-            envoy_config.set_route_timeout(config, route_timeout)
-        name = f"{direction.name}-{len(started)}"
-        envoy = Envoy(config, tmp_path / name, name).start()
-        RUNNING.append(envoy)
-        started.append(envoy)
-        return envoy
 
-    yield start
-    for envoy in started:
+@pytest.fixture(scope="module")
+def refused_envoys(tmp_path_factory):
+    """Per direction: (an Envoy whose upstream port has no listener, the port)."""
+    port = free_port()
+    envoys = {name: launch_envoy(tmp_path_factory.mktemp("refused"), d, f"http://127.0.0.1:{port}")
+              for name, d in DIRECTIONS.items()}
+    yield {name: (envoy, port) for name, envoy in envoys.items()}
+    for envoy in envoys.values():
+        retire(envoy)
+
+
+@pytest.fixture(scope="module")
+def timeout_envoys(mock_server, tmp_path_factory):
+    """Per direction: an Envoy on the mock with a ROUTE_TIMEOUT route timeout."""
+    envoys = {name: launch_envoy(tmp_path_factory.mktemp("timeout"), d, mock_server.url, ROUTE_TIMEOUT)
+              for name, d in DIRECTIONS.items()}
+    yield envoys
+    for envoy in envoys.values():
         retire(envoy)
 
 
@@ -171,9 +182,11 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def assert_still_serving(envoy, upstream, direction, log_start):
-    """Envoy answers the next request, converted, and the module never trapped."""
-    upstream.push(json_reply(fixture_json(direction.completion)))
+def assert_still_serving(envoy, upstream, direction, log_start, close=False):
+    """Envoy answers the next request, converted, and the module never trapped.
+    `close`: the upstream closes the connection after answering."""
+    headers = [("connection", "close")] if close else []
+    upstream.push(json_reply(fixture_json(direction.completion), headers=headers))
     status, _, body = direction.post(envoy)
     assert status == 200, body
     direction.check_message(body)
@@ -212,30 +225,30 @@ def read_until_cut(envoy, direction, stream=True):
 # --------------------------------------------------- before the answer
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_connection_refused_is_a_503_in_the_clients_format(own_envoy, mock_server, direction, stream):
-    port = free_port()  # nothing listens here
-    envoy = own_envoy(direction, f"http://127.0.0.1:{port}")
+def test_connection_refused_is_a_503_in_the_clients_format(refused_envoys, mock_server, direction, stream):
+    envoy, port = refused_envoys[direction.name]
+    log_start = len(envoy.log())
     status, headers, body = direction.post(envoy, stream)
     assert status == 503
     _, message = direction.error(status, headers, body)
     assert "upstream connect error" in message
     # Once the upstream is there, the same Envoy converts again.
+    # (It closes its connection so that the port is refused again after.)
     upstream = MockUpstream(port=port).start()
     try:
-        assert_still_serving(envoy, upstream, direction, 0)
+        assert_still_serving(envoy, upstream, direction, log_start, close=True)
     finally:
         upstream.stop()
 
 
-def test_connection_refused_raises_typed_sdk_errors(own_envoy, mock_server):
-    port = free_port()
-    anthropic_envoy = own_envoy(ANTHROPIC, f"http://127.0.0.1:{port}")
+def test_connection_refused_raises_typed_sdk_errors(refused_envoys):
+    anthropic_envoy, _ = refused_envoys["anthropic"]
     client = anthropic.Anthropic(base_url=anthropic_envoy.url, api_key="sk-test", max_retries=0, timeout=10)
     with pytest.raises(anthropic.InternalServerError) as raised:
         client.messages.create(model="claude", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
     assert raised.value.status_code == 503
     assert raised.value.body["error"]["type"] == "overloaded_error"
-    openai_envoy = own_envoy(OPENAI, f"http://127.0.0.1:{port}")
+    openai_envoy, _ = refused_envoys["openai"]
     client = openai.OpenAI(base_url=f"{openai_envoy.url}/v1", api_key="sk-ant", max_retries=0, timeout=10)
     with pytest.raises(openai.InternalServerError) as raised:
         client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True)
@@ -268,8 +281,9 @@ def stall_then(seconds, reply):
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_stall_past_the_route_timeout_is_a_504(own_envoy, upstream, direction, stream):
-    envoy = own_envoy(direction, upstream.url, route_timeout=ROUTE_TIMEOUT)
+def test_stall_past_the_route_timeout_is_a_504(timeout_envoys, upstream, direction, stream):
+    envoy = timeout_envoys[direction.name]
+    log_start = len(envoy.log())
     upstream.responder = stall_then(ROUTE_TIMEOUT + 1.5, json_reply(fixture_json(direction.completion)))
     started = time.monotonic()
     status, headers, body = direction.post(envoy, stream)
@@ -279,12 +293,11 @@ def test_stall_past_the_route_timeout_is_a_504(own_envoy, upstream, direction, s
     assert "upstream request timeout" in message
     assert ROUTE_TIMEOUT * 0.9 <= took < ROUTE_TIMEOUT + 1.0
     upstream.reset()
-    assert_still_serving(envoy, upstream, direction, 0)
+    assert_still_serving(envoy, upstream, direction, log_start)
 
 
-def test_route_timeout_504_raises_typed_sdk_errors(own_envoy, upstream):
-    anthropic_envoy = own_envoy(ANTHROPIC, upstream.url, route_timeout=ROUTE_TIMEOUT)
-    openai_envoy = own_envoy(OPENAI, upstream.url, route_timeout=ROUTE_TIMEOUT)
+def test_route_timeout_504_raises_typed_sdk_errors(timeout_envoys, upstream):
+    anthropic_envoy, openai_envoy = timeout_envoys["anthropic"], timeout_envoys["openai"]
     upstream.responder = stall_then(ROUTE_TIMEOUT + 1.0, Reply(500))
     client = anthropic.Anthropic(base_url=anthropic_envoy.url, api_key="sk-test", max_retries=0, timeout=10)
     with pytest.raises(anthropic.InternalServerError) as raised:
@@ -319,8 +332,9 @@ def test_reset_mid_stream_ends_the_connection(session_envoy, upstream, direction
     assert_still_serving(session_envoy, upstream, direction, log_start)
 
 
-def test_stall_past_the_route_timeout_mid_stream_ends_the_connection(own_envoy, upstream, direction):
-    envoy = own_envoy(direction, upstream.url, route_timeout=ROUTE_TIMEOUT)
+def test_stall_past_the_route_timeout_mid_stream_ends_the_connection(timeout_envoys, upstream, direction):
+    envoy = timeout_envoys[direction.name]
+    log_start = len(envoy.log())
     head = stream_head(direction)
     rest = fixture_bytes(direction.stream)[len(head):]
     stall = ROUTE_TIMEOUT + 4.0
@@ -332,7 +346,7 @@ def test_stall_past_the_route_timeout_mid_stream_ends_the_connection(own_envoy, 
     assert status == 200 and not clean
     assert direction.first_event_is_the_start(received)
     assert direction.terminals(received) == 0
-    assert_still_serving(envoy, upstream, direction, 0)
+    assert_still_serving(envoy, upstream, direction, log_start)
 
 
 def test_reset_mid_body_of_a_completion_ends_the_connection(session_envoy, upstream, direction):
