@@ -17,7 +17,18 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// Seconds per run of `f`, the median of batches adding up to ~`budget`.
+/// With `BENCH_ITERS=n` (for callgrind, which counts instructions), runs `f`
+/// exactly n times instead and reports nothing meaningful.
 fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
+    if let Some(n) = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        for _ in 0..n {
+            f();
+        }
+        return 1.0;
+    }
     f();
     let start = Instant::now();
     let mut runs = 0u32;
@@ -37,6 +48,14 @@ fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
         .collect();
     samples.sort_by(|a, b| a.total_cmp(b));
     samples[2]
+}
+
+/// Seconds per floor run; skipped when counting a conversion's instructions.
+fn time_floor(budget: Duration, f: impl FnMut()) -> f64 {
+    if std::env::var_os("BENCH_ITERS").is_some() {
+        return 1.0;
+    }
+    time(budget, f)
 }
 
 /// One serde_json parse into a Value and serialization back: the floor.
@@ -92,7 +111,13 @@ fn main() {
             let t = time(budget, || {
                 black_box(anthropic_client::request::convert_request(&body, &to_openai).unwrap());
             });
-            row(&name, body.len(), None, t, time(budget, || floor(&body)));
+            row(
+                &name,
+                body.len(),
+                None,
+                t,
+                time_floor(budget, || floor(&body)),
+            );
         }
         let name = format!("request openai→anthropic {size}");
         if selected(&name) {
@@ -100,7 +125,13 @@ fn main() {
             let t = time(budget, || {
                 black_box(openai_client::request::convert_request(&body, &to_anthropic).unwrap());
             });
-            row(&name, body.len(), None, t, time(budget, || floor(&body)));
+            row(
+                &name,
+                body.len(),
+                None,
+                t,
+                time_floor(budget, || floor(&body)),
+            );
         }
     }
     let ctx = anthropic_client::response::ResponseContext::default();
@@ -114,7 +145,7 @@ fn main() {
             body.len(),
             None,
             t,
-            time(budget, || floor(&body)),
+            time_floor(budget, || floor(&body)),
         );
     }
     let octx = openai_client::response::ResponseContext::default();
@@ -128,47 +159,48 @@ fn main() {
             body.len(),
             None,
             t,
-            time(budget, || floor(&body)),
+            time_floor(budget, || floor(&body)),
         );
     }
-    if !selected("stream openai→anthropic") && !selected("stream anthropic→openai") {
-        return;
-    }
 
-    let stream = fixture("openai-stream.sse");
-    let events = stream.windows(2).filter(|w| w == b"\n\n").count();
-    let t = time(budget, || {
-        let mut converter = anthropic_client::stream::StreamConverter::new(ctx.clone());
-        let mut out = Vec::with_capacity(stream.len() * 2);
-        for chunk in stream.chunks(1400) {
-            converter.push(chunk, &mut out);
-        }
-        converter.finish(&mut out);
-        black_box(out);
-    });
-    row(
-        "stream openai→anthropic",
-        stream.len(),
-        Some(events),
-        t,
-        time(budget, || stream_floor(&stream)),
-    );
-    let stream = fixture("anthropic-stream.sse");
-    let events = stream.windows(2).filter(|w| w == b"\n\n").count();
-    let t = time(budget, || {
-        let mut converter = openai_client::stream::StreamConverter::new(octx.clone());
-        let mut out = Vec::with_capacity(stream.len() * 2);
-        for chunk in stream.chunks(1400) {
-            converter.push(chunk, &mut out);
-        }
-        converter.finish(&mut out);
-        black_box(out);
-    });
-    row(
-        "stream anthropic→openai",
-        stream.len(),
-        Some(events),
-        t,
-        time(budget, || stream_floor(&stream)),
-    );
+    if selected("stream openai→anthropic") {
+        let stream = fixture("openai-stream.sse");
+        let events = stream.windows(2).filter(|w| w == b"\n\n").count();
+        let t = time(budget, || {
+            let mut converter = anthropic_client::stream::StreamConverter::new(ctx.clone());
+            let mut out = Vec::with_capacity(stream.len() * 2);
+            for chunk in stream.chunks(1400) {
+                converter.push(chunk, &mut out);
+            }
+            converter.finish(&mut out);
+            black_box(out);
+        });
+        row(
+            "stream openai→anthropic",
+            stream.len(),
+            Some(events),
+            t,
+            time_floor(budget, || stream_floor(&stream)),
+        );
+    }
+    if selected("stream anthropic→openai") {
+        let stream = fixture("anthropic-stream.sse");
+        let events = stream.windows(2).filter(|w| w == b"\n\n").count();
+        let t = time(budget, || {
+            let mut converter = openai_client::stream::StreamConverter::new(octx.clone());
+            let mut out = Vec::with_capacity(stream.len() * 2);
+            for chunk in stream.chunks(1400) {
+                converter.push(chunk, &mut out);
+            }
+            converter.finish(&mut out);
+            black_box(out);
+        });
+        row(
+            "stream anthropic→openai",
+            stream.len(),
+            Some(events),
+            t,
+            time_floor(budget, || stream_floor(&stream)),
+        );
+    }
 }
