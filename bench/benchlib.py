@@ -168,13 +168,60 @@ def wait_quiet(limit, threshold=0.15):
     return busy
 
 
-def memory_of(pid):
+def cpu_ns(pid):
+    """CPU time of all of a process's threads, in ns (/proc/PID/task/*/schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+WASM_RESERVATION = 4 << 30  # V8 reserves 8 GiB of address space per wasm memory
+
+
+def wasm_linear_memory(pid, resident=False):
+    """The wasm modules' linear memories in an Envoy process, from /proc/PID/maps
+    (or smaps, for the resident bytes, which costs more to read): V8 reserves each
+    one as a large PROT_NONE region and makes its first `memory.size` bytes
+    accessible, so each is the read-write mapping that ends where such a
+    reservation begins. Returns (bytes accessible, bytes resident or None),
+    summed over the process's wasm VMs, or (None, None)."""
+    try:
+        text = Path(f"/proc/{pid}/{'smaps' if resident else 'maps'}").read_text()
+    except OSError:
+        return None, None
+    vmas = []  # (start, end, perms, rss bytes)
+    current = None
+    for line in text.splitlines():
+        head = line.split(" ", 2)
+        if "-" in head[0] and len(head) > 1 and len(head[1]) == 4:
+            start, end = (int(x, 16) for x in head[0].split("-"))
+            current = [start, end, head[1], 0]
+            vmas.append(current)
+        elif line.startswith("Rss:") and current is not None:
+            current[3] = int(line.split()[1]) * 1024
+    size = resident_bytes = 0
+    found = False
+    for before, vma in zip(vmas, vmas[1:]):
+        if vma[1] - vma[0] >= WASM_RESERVATION and vma[2] == "---p" and before[2] == "rw-p" \
+                and before[1] == vma[0]:
+            size += before[1] - before[0]
+            resident_bytes += before[3]
+            found = True
+    return (size, resident_bytes if resident else None) if found else (None, None)
+
+
+def memory_of(pid, resident=False):
     values = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 key, value = line.split(":", 1)
                 values[key] = int(value.split()[0]) * 1024
+    values["wasm_size"], values["wasm_rss"] = wasm_linear_memory(pid, resident)
     return values
 
 
@@ -225,11 +272,14 @@ class Envoy:
                 return status["local_address"]["socket_address"]["port_value"]
         raise KeyError(listener)
 
-    def heap_allocated(self):
+    def heap(self):
+        """Envoy's own heap (tcmalloc) from the admin /memory endpoint: bytes in
+        use (`allocated`) and bytes of physical memory it holds (`physical`)."""
         try:
-            return int(json.loads(self.admin_get("/memory"))["allocated"])
+            memory = json.loads(self.admin_get("/memory"))
+            return {"allocated": int(memory["allocated"]), "physical": int(memory["total_physical_bytes"])}
         except (TypeError, ValueError, KeyError):
-            return None
+            return {"allocated": None, "physical": None}
 
     @property
     def pid(self):

@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     BENCH, FIXTURES, LITELLM_VENV, NAMES, PROCS, REPO, WRK_ERRORS, CpuMeter, Envoy, LiteLLM,
-    check_target, front_config, litellm_version, log, memory_of, run_wrk, upstream_config, wait_quiet)
+    check_target, cpu_ns, front_config, litellm_version, log, memory_of, run_wrk, upstream_config, wait_quiet)
 import sse_probe  # noqa: E402
 
 CLAUDE_CODE_BODY = FIXTURES / "anthropic-claude-code.json"
@@ -186,17 +186,24 @@ def run_delay(args, workdir, cpus, timed_port):
                           proxy_cpus).start() for kind in ("P", "B")}
     ports = {"D": timed_port, **{kind: envoy.port() for kind, envoy in envoys.items()}}
     delays = {kind: [] for kind in ports}
+    envoy_ns = {kind: 0 for kind in envoys}  # Envoy's CPU time while streaming the timed events
     body = small_stream_body()
     with CpuMeter() as meter:
         for _ in range(args.rounds):
             for kind, port in ports.items():
+                before = cpu_ns(envoys[kind].pid) if kind in envoys else 0
                 got = sse_probe.event_delays(port, body, skip=5)
+                if kind in envoys:
+                    envoy_ns[kind] += cpu_ns(envoys[kind].pid) - before
                 if len(got) < args.events - 5:
                     raise RuntimeError(f"{NAMES[kind]}: only {len(got)} of {args.events} timed events arrived")
                 delays[kind].extend(got)
+    timed_wasm = memory_of(envoys["B"].pid, resident=True)
     for envoy in envoys.values():
         envoy.stop()
-    return delays, meter.others
+    # per event: every chunk of a response (role, content, finish, usage, [DONE])
+    per_event_us = {kind: ns / 1000 / (args.rounds * (args.events + 4)) for kind, ns in envoy_ns.items()}
+    return delays, per_event_us, timed_wasm, meter.others
 
 
 def run_memory(args, workdir, cpus, bulk_port):
@@ -208,10 +215,10 @@ def run_memory(args, workdir, cpus, bulk_port):
         envoy = Envoy(args, workdir, f"{kind}-memory", front_config(args, bulk_port, kind == "B"),
                       proxy_cpus).start()
 
-        def sample(received):
-            return {"received": received, **memory_of(envoy.pid), "allocated": envoy.heap_allocated()}
+        def sample(received, full=False):
+            return {"received": received, **memory_of(envoy.pid, resident=full), **envoy.heap()}
 
-        memory[kind] = [sse_probe.stream_through(envoy.port(), body, sample, 1 << 20) for _ in range(2)]
+        memory[kind] = [sse_probe.stream_through(envoy.port(), body, sample) for _ in range(2)]
         envoy.stop()
     return memory
 
@@ -328,7 +335,7 @@ def throughput_report(args, results, commands, litellm_error, litellm_ver):
     return out
 
 
-def delay_report(args, delays, others):
+def delay_report(args, delays, per_event_us, timed_wasm, others):
     out = ["### Streaming: delay from the upstream writing an event to the client reading it\n"]
     out.append(f"bench/sse_upstream.py writes one OpenAI chunk every {args.interval_ms:g} ms ({args.events} per "
                f"response, the first 5 dropped, {args.rounds} responses per row, rows in turn), each carrying its "
@@ -337,16 +344,26 @@ def delay_report(args, delays, others):
                f"passthrough (OpenAI events as they are) and through Envoy + bridge (converted Anthropic events), "
                f"and subtracts each event's write time from its arrival. Other processes used {others:.0%} of a "
                f"core meanwhile.\n")
-    out.append("| path | events | median µs | p90 µs | p99 µs | max µs |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("| path | events | median µs | p90 µs | p99 µs | max µs | Envoy CPU µs per event |")
+    out.append("|---|---|---|---|---|---|---|")
     us = {kind: [x / 1000 for x in values] for kind, values in delays.items()}
     for kind in ("D", "P", "B"):
         d = us[kind]
+        cpu = f"{per_event_us[kind]:.0f}" if kind in per_event_us else ""
         out.append(f"| {NAMES[kind]} | {len(d)} | {percentile(d, 50):.0f} | {percentile(d, 90):.0f} | "
-                   f"{percentile(d, 99):.0f} | {max(d):.0f} |")
+                   f"{percentile(d, 99):.0f} | {max(d):.0f} | {cpu} |")
     diff = {q: percentile(us["B"], q) - percentile(us["P"], q) for q in (50, 90, 99)}
-    out.append(f"| **added by the bridge (B − P)** | | **{diff[50]:.0f}** | {diff[90]:.0f} | {diff[99]:.0f} | |")
+    out.append(f"| **added by the bridge (B − P)** | | **{diff[50]:.0f}** | {diff[90]:.0f} | {diff[99]:.0f} | | "
+               f"{per_event_us['B'] - per_event_us['P']:.0f} |")
     out.append("")
+    out.append("Envoy CPU per event: the Envoy process's CPU time (all threads, /proc schedstat) while it "
+               "streamed the timed responses, over the events it forwarded. With one event every "
+               f"{args.interval_ms:g} ms Envoy sleeps between events, so each one runs with cold caches "
+               "(colder still when other processes run on the same core); the streaming throughput rows "
+               "above give the warm cost per event."
+               + (f" The bridge's wasm linear memory after these streams: {timed_wasm['wasm_size'] / 2**20:.1f} MiB "
+                  f"accessible, {timed_wasm['wasm_rss'] / 2**20:.1f} MiB resident." if timed_wasm["wasm_size"] else "")
+               + "\n")
     return out
 
 
@@ -355,13 +372,17 @@ def memory_report(args, memory):
     received = {kind: runs[0][1] for kind, runs in memory.items()}
     out.append(f"bench/sse_upstream.py streams {args.stream_mb:g} MB of OpenAI chunks (about 250 bytes each) as "
                f"fast as they are read; a client reads them through Envoy passthrough ({received['P'] / 1e6:.1f} MB) "
-               f"or Envoy + bridge (converted: {received['B'] / 1e6:.1f} MB). Two streams one after the other on "
-               f"a freshly started Envoy of each kind. RSS is the Envoy process's (it includes V8 and the "
-               f"module's linear memory); `allocated` is Envoy's own heap (admin /memory). Both Envoys have the "
-               f"shipped 32 MiB per-connection buffer limit, so a reader slower than the upstream lets Envoy hold "
-               f"stream data in its buffers (in `allocated`), with or without the bridge.\n")
-    out.append("| stream | point | ≈ upstream MB | P RSS MiB | P allocated MiB | B RSS MiB | B allocated MiB |")
-    out.append("|---|---|---|---|---|---|---|")
+               f"or through Envoy + bridge (converted: {received['B'] / 1e6:.1f} MB); two streams one after the "
+               f"other on a freshly started Envoy of each kind, sampled every 50 ms from another thread. "
+               f"**RSS**: the Envoy process's. **heap**: what Envoy's own allocator has in use (`allocated`, "
+               f"admin /memory); stream data in flight in Envoy's buffers (up to the shipped 32 MiB "
+               f"per-connection limit) is there, with or without the bridge. **wasm**: the module's linear "
+               f"memory, accessible (`memory.size`) and resident (read before and after each stream), summed over "
+               f"Envoy's wasm VMs (/proc/PID/maps: the read-write mapping at the start of each of V8's 8 GiB "
+               f"wasm reservations); it never shrinks, so it is the module's high-water mark.\n")
+    out.append("| stream | point | ≈ upstream MB | P RSS | P heap | B RSS | B heap | B wasm accessible | "
+               "B wasm resident |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
 
     def pick(samples, total, fraction):
         if fraction == 0:
@@ -370,25 +391,31 @@ def memory_report(args, memory):
             return samples[-1]
         return min(samples[1:-1] or samples, key=lambda s: abs(s["received"] - fraction * total))
 
-    mib = 1 / 2**20
+    def mib(value):
+        return f"{value / 2**20:.1f}" if value is not None else "?"
+
     for number in (0, 1):
         for fraction, name in ((0, "before"), (0.1, "10%"), (0.25, "25%"), (0.5, "50%"), (0.75, "75%"),
                                (1, "end")):
-            cells = []
-            for kind in ("P", "B"):
-                samples, total = memory[kind][number]
-                s = pick(samples, total, fraction)
-                alloc = f"{s['allocated'] * mib:.1f}" if s["allocated"] is not None else "?"
-                cells += [f"{s['VmRSS'] * mib:.1f}", alloc]
+            p_sample = pick(*memory["P"][number], fraction)
             samples, total = memory["B"][number]
-            upstream_mb = pick(samples, total, fraction)["received"] / total * args.stream_mb if total else 0
-            out.append(f"| {number + 1} | {name} | {upstream_mb:.0f} | " + " | ".join(cells) + " |")
+            b_sample = pick(samples, total, fraction)
+            upstream_mb = b_sample["received"] / total * args.stream_mb if total else 0
+            out.append(f"| {number + 1} | {name} | {upstream_mb:.0f} | {mib(p_sample['VmRSS'])} | "
+                       f"{mib(p_sample['allocated'])} | {mib(b_sample['VmRSS'])} | {mib(b_sample['allocated'])} | "
+                       f"{mib(b_sample['wasm_size'])} | {mib(b_sample['wasm_rss']) if name in ('before', 'end') else ''} |")
+    out.append("\nAll in MiB.\n")
     for kind in ("P", "B"):
-        (first, total), (second, _) = memory[kind]
-        at10 = pick(first, total, 0.1)
-        out.append(f"\n{NAMES[kind]}: RSS from 10% to the end of stream 1 {(first[-1]['VmRSS'] - at10['VmRSS']) * mib:+.1f} "
-                   f"MiB, over stream 2 {(second[-1]['VmRSS'] - second[0]['VmRSS']) * mib:+.1f} MiB; peak RSS "
-                   f"(VmHWM) {second[-1]['VmHWM'] * mib:.1f} MiB.")
+        (first, _), (second, _) = memory[kind]
+        every = first + second
+        line = (f"- {NAMES[kind]}: RSS {mib(first[0]['VmRSS'])} before, {mib(first[-1]['VmRSS'])} after stream 1, "
+                f"{mib(second[-1]['VmRSS'])} after stream 2 (peak {mib(max(s['VmHWM'] for s in every))}); "
+                f"heap peak {mib(max(s['allocated'] or 0 for s in every))}")
+        if kind == "B" and first[0]["wasm_size"] is not None:
+            line += (f"; wasm linear memory {mib(first[0]['wasm_size'])} before, {mib(first[-1]['wasm_size'])} "
+                     f"after stream 1, {mib(second[-1]['wasm_size'])} after stream 2 (resident "
+                     f"{mib(second[-1]['wasm_rss'])})")
+        out.append(line + ".")
     out.append("")
     return out
 
@@ -468,8 +495,8 @@ def main():
         if "delay" in parts or "memory" in parts:
             sse, timed_port, bulk_port = start_sse_upstream(args, workdir, cpus[1])
             if "delay" in parts:
-                delays, others = run_delay(args, workdir, cpus, timed_port)
-                out += delay_report(args, delays, others)
+                delays, per_event_us, timed_wasm, others = run_delay(args, workdir, cpus, timed_port)
+                out += delay_report(args, delays, per_event_us, timed_wasm, others)
             if "memory" in parts:
                 out += memory_report(args, run_memory(args, workdir, cpus, bulk_port))
             PROCS.stop(sse)

@@ -8,6 +8,7 @@ reads a long stream while sampling a process's memory.
 
 import re
 import socket
+import threading
 import time
 
 from benchlib import HEADERS
@@ -108,31 +109,38 @@ def event_delays(port, body, skip):
     return delays[skip:]
 
 
-def stream_through(port, body, sample, every):
-    """Read one (chunked) streamed response; call `sample(bytes_read)` before it,
-    every `every` bytes read, and at the end. Returns (samples, bytes read)."""
-    samples = [sample(0)]
+def stream_through(port, body, sample, interval=0.05):
+    """Read one (chunked) streamed response as fast as it comes. `sample(bytes_read)`
+    runs before it, every `interval` seconds from another thread while it streams
+    (so sampling never slows the reader), and after it. Returns (samples, bytes read)."""
+    samples = [sample(0, True)]
     sock, headers, data = open_stream(port, body)
     if headers.get(b"transfer-encoding") != b"chunked":
         sock.close()
         raise RuntimeError("expected a chunked stream")
-    received = 0
-    next_sample = every
+    progress = {"received": 0}
+    stop = threading.Event()
+
+    def sampler():
+        while not stop.wait(interval):
+            samples.append(sample(progress["received"]))
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
     tail = b""
     try:
         while True:
-            received += len(data)
+            progress["received"] += len(data)
             tail = (tail + data)[-16:]
-            if received >= next_sample:
-                samples.append(sample(received))
-                next_sample += every
             if tail.endswith(b"\r\n0\r\n\r\n"):  # the last chunk
                 break
             data = sock.recv(1 << 20)
             if not data:
                 break
     finally:
+        stop.set()
+        thread.join()
         sock.close()
     time.sleep(0.5)
-    samples.append(sample(received))
-    return samples, received
+    samples.append(sample(progress["received"], True))
+    return samples, progress["received"]
