@@ -94,6 +94,7 @@ def run_throughput(args, workdir, cpus, notes):
 
     loads = [("1 conn", 1), (f"{args.connections} conns", args.connections)]
     results = {}  # (scenario, load, kind) -> [wrk results]
+    sizes = {}  # (scenario, kind) -> response body bytes
     commands = {}
     for scenario in ("non-streaming", "streaming"):
         stream = scenario == "streaming"
@@ -116,7 +117,7 @@ def run_throughput(args, workdir, cpus, notes):
                 log(litellm_error)
         for kind, (port, _pid) in list(targets.items()):
             try:
-                size = check_target(kind, port, body_path.read_bytes(), stream)
+                size = sizes[(scenario, kind)] = check_target(kind, port, body_path.read_bytes(), stream)
                 log(f"{scenario}: {NAMES[kind]} answers as expected ({size:,} bytes)")
             except (RuntimeError, OSError, ValueError) as err:
                 if kind != "L":
@@ -158,7 +159,7 @@ def run_throughput(args, workdir, cpus, notes):
         for process in started:
             process.stop()
     upstream.stop()
-    return results, commands, litellm_error
+    return results, sizes, commands, litellm_error
 
 
 # ---------------------------------------------------------------- delay and memory
@@ -239,7 +240,6 @@ def summarize(runs):
         "cpu": median([r["cpu"] for r in runs]),
         "load_cpu": median([r["load_cpu"] for r in runs]),
         "others_cpu": max(r["others_cpu"] for r in runs),
-        "bytes": median([r["bytes"] / r["requests"] for r in done]),
         "requests": sum(r["requests"] for r in runs),
     }
 
@@ -262,7 +262,7 @@ def header(args):
             f"{os.cpu_count()} × {cpu_model}.")
 
 
-def throughput_report(args, results, commands, litellm_error, litellm_ver):
+def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver):
     out = []
     n_events = STREAM_FIXTURE.read_bytes().count(b"data: ")
     with_l = any(k[2] == "L" for k in results)
@@ -280,7 +280,7 @@ def throughput_report(args, results, commands, litellm_error, litellm_ver):
                f"proxy, of the load side (wrk + upstream Envoy), and of all processes this benchmark did not "
                f"start (the machine's other work, i.e. noise: the largest over the rounds).\n")
     out.append("| scenario | load | proxy | req/s (min–max) | p50 ms | p99 ms | req/s vs P | p50 vs P "
-               "| bytes/resp | CPU proxy | CPU wrk+upstream | CPU others |")
+               "| response body bytes | CPU proxy | CPU wrk+upstream | CPU others |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     summaries = {key: summarize(runs) for key, runs in results.items()}
     loads = list(dict.fromkeys(key[1] for key in results))
@@ -297,7 +297,7 @@ def throughput_report(args, results, commands, litellm_error, litellm_ver):
                 p99 = f"{s['p99'] / 1000:.2f}" if s["requests"] else "–"
                 out.append(f"| {scenario} | {load} | {NAMES[kind]} | {fmt_rps(s['rps'])} "
                            f"({fmt_rps(s['rps_min'])}–{fmt_rps(s['rps_max'])}) | {p50} | {p99} | {vs_rps} | "
-                           f"{vs_p50} | {s['bytes']:,.0f} | {s['cpu']:.0%} | {s['load_cpu']:.0%} | "
+                           f"{vs_p50} | {sizes.get((scenario, kind), 0):,} | {s['cpu']:.0%} | {s['load_cpu']:.0%} | "
                            f"{s['others_cpu']:.0%} |")
     out.append("")
     for scenario in ("non-streaming", "streaming"):
@@ -485,8 +485,8 @@ def main():
             os.sched_setaffinity(0, {int(c) for c in args.load_cpus.split(",")})
         if "throughput" in parts:
             litellm_ver = litellm_version(args.litellm) if args.litellm_enabled and args.litellm.exists() else None
-            results, commands, litellm_error = run_throughput(args, workdir, cpus, notes)
-            out += throughput_report(args, results, commands, litellm_error, litellm_ver)
+            results, sizes, commands, litellm_error = run_throughput(args, workdir, cpus, notes)
+            out += throughput_report(args, results, sizes, commands, litellm_error, litellm_ver)
             noisy = max(r["others_cpu"] for runs in results.values() for r in runs)
             if noisy > NOISY:
                 notes.append(f"**The machine was busy with other work** (up to {noisy:.0%} of a core during a run, "
