@@ -19,7 +19,8 @@ use crate::convert::headers::{header, path_only, HeaderEdit};
 use crate::convert::openai_client::{
     headers as o_headers, request as o_request, response as o_response, stream as o_stream,
 };
-use crate::report::{Direction, Report, Tokens};
+use crate::report::{Direction, Report, StreamFailure, StreamOutcome, Tokens};
+use crate::sse::{SseConverter, SseHandler};
 use std::rc::Rc;
 
 /// Which conversion, if any, an exchange gets; decided from the request line.
@@ -442,18 +443,10 @@ impl Exchange {
         let mut out = Vec::with_capacity(chunk.len() * 2 + 64);
         let (tokens, failure) = match &mut self.response {
             Response::AnthropicStream(converter) => {
-                converter.push(chunk, &mut out);
-                if end_of_stream {
-                    converter.finish(&mut out);
-                }
-                (converter.tokens(), converter.failure())
+                convert_chunk(converter, chunk, end_of_stream, &mut out)
             }
             Response::OpenAiStream(converter) => {
-                converter.push(chunk, &mut out);
-                if end_of_stream {
-                    converter.finish(&mut out);
-                }
-                (converter.tokens(), converter.failure())
+                convert_chunk(converter, chunk, end_of_stream, &mut out)
             }
             _ => {
                 out.extend_from_slice(chunk);
@@ -464,4 +457,19 @@ impl Exchange {
         self.report.stream_failure = failure;
         out
     }
+}
+
+/// Feeds a stream converter the next chunk (and the end, if it came) and
+/// returns what it has to report so far.
+fn convert_chunk<H: SseHandler + StreamOutcome>(
+    converter: &mut SseConverter<H>,
+    chunk: &[u8],
+    end_of_stream: bool,
+    out: &mut Vec<u8>,
+) -> (Option<Tokens>, Option<StreamFailure>) {
+    converter.push(chunk, out);
+    if end_of_stream {
+        converter.finish(out);
+    }
+    (converter.handler().tokens(), converter.handler().failure())
 }

@@ -91,6 +91,14 @@ impl StreamFailure {
     }
 }
 
+/// What a stream converter reports about its stream.
+pub trait StreamOutcome {
+    /// Why the stream ended in an error, if it did.
+    fn failure(&self) -> Option<StreamFailure>;
+    /// The usage the upstream reported, in Anthropic's terms.
+    fn tokens(&self) -> Option<Tokens>;
+}
+
 /// Everything worth counting about one exchange.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {

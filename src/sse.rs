@@ -184,6 +184,66 @@ impl SseParser {
     }
 }
 
+/// A stream converter's logic for one stream, fed whole SSE items.
+pub trait SseHandler {
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>);
+    /// The body broke SSE framing: a line longer than the parser's bound.
+    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>);
+    /// The body ended.
+    fn on_end(&mut self, out: &mut Vec<u8>);
+    /// A final event has been written; nothing more will be.
+    fn is_done(&self) -> bool;
+}
+
+/// An incremental parser driving a handler: what every stream converter
+/// shares. Feed it the body as it arrives; once the handler is done, the
+/// rest of the body is not even parsed.
+#[derive(Debug)]
+pub struct SseConverter<H> {
+    parser: SseParser,
+    handler: H,
+}
+
+impl<H: SseHandler> SseConverter<H> {
+    pub fn from_parts(handler: H, parser: SseParser) -> SseConverter<H> {
+        SseConverter { parser, handler }
+    }
+
+    /// Converts the next piece of the body, appending to `out`.
+    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        if self.handler.is_done() {
+            return;
+        }
+        let handler = &mut self.handler;
+        if let Err(e) = self
+            .parser
+            .feed(bytes, &mut |item| handler.on_item(item, out))
+        {
+            handler.on_invalid(&e, out);
+        }
+    }
+
+    /// Ends the body: a last event without its blank line still counts.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.handler.is_done() {
+            return;
+        }
+        let handler = &mut self.handler;
+        if let Err(e) = self.parser.finish(&mut |item| handler.on_item(item, out)) {
+            handler.on_invalid(&e, out);
+        }
+        handler.on_end(out);
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.handler.is_done()
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+}
+
 /// Appends `event: <name>\ndata: <json>\n\n`.
 pub fn write_event(out: &mut Vec<u8>, event: &str, data: &impl Serialize) {
     out.extend_from_slice(b"event: ");

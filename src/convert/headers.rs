@@ -52,6 +52,31 @@ pub fn remove_matching(
     }
 }
 
+/// Copies each `(from, to)` header of `table` under its other name. Reset
+/// values are durations on one side and timestamps on the other, so headers
+/// whose new name says `reset` go through `convert_reset` (and are left out
+/// when it cannot read them).
+pub fn translate_rate_limits(
+    headers: &[(String, String)],
+    table: &[(&str, &str)],
+    convert_reset: impl Fn(&str) -> Option<String>,
+    edits: &mut Vec<HeaderEdit>,
+) {
+    for (from, to) in table {
+        let Some(value) = header(headers, from) else {
+            continue;
+        };
+        let value = match to.contains("reset") {
+            true => match convert_reset(value) {
+                Some(value) => value,
+                None => continue,
+            },
+            false => value.to_string(),
+        };
+        edits.push(HeaderEdit::set(to, value));
+    }
+}
+
 /// The path without its query string.
 pub fn path_only(path: &str) -> &str {
     path.split_once('?').map_or(path, |(p, _)| p)

@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::convert::headers::{
-    header, parse_duration, remove_matching, rfc3339, upstream_path, HeaderEdit,
+    header, parse_duration, remove_matching, rfc3339, translate_rate_limits, upstream_path,
+    HeaderEdit,
 };
 
 pub const CLIENT_SUFFIX: &str = "/v1/messages";
@@ -85,20 +86,12 @@ pub fn response_edits(
             edits.push(HeaderEdit::set("request-id", id));
         }
     }
-    for (openai, anthropic) in RATE_LIMITS {
-        let Some(value) = header(headers, openai) else {
-            continue;
-        };
-        let value = if anthropic.ends_with("-reset") {
-            match parse_duration(value) {
-                Some(seconds) => rfc3339(now_seconds + seconds.ceil() as u64),
-                None => continue,
-            }
-        } else {
-            value.to_string()
-        };
-        edits.push(HeaderEdit::set(anthropic, value));
-    }
+    translate_rate_limits(
+        headers,
+        RATE_LIMITS,
+        |reset| parse_duration(reset).map(|seconds| rfc3339(now_seconds + seconds.ceil() as u64)),
+        &mut edits,
+    );
     edits
 }
 

@@ -161,11 +161,7 @@ fn log_dropped_fields(request: &MessagesRequest<'_>) {
         ("mcp_servers", request.mcp_servers.is_some()),
         ("context_management", request.context_management.is_some()),
     ];
-    for (field, present) in ignored {
-        if present {
-            log::debug!("dropped `{field}`: an OpenAI upstream has no form for it");
-        }
-    }
+    crate::convert::log_dropped_fields(&ignored, "OpenAI");
     if let Some(tier) = request
         .service_tier
         .as_deref()

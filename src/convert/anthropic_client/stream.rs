@@ -21,16 +21,13 @@ use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
 use crate::convert::signature::Signer;
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
-use crate::report::{StreamFailure, Tokens};
-use crate::sse::{write_event, SseItem, SseParser};
+use crate::report::{StreamFailure, StreamOutcome, Tokens};
+use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
 use crate::wire::{CowStr, RawJson, TextOr};
 
-/// Converts one streamed response; feed it the body as it arrives.
-#[derive(Debug)]
-pub struct StreamConverter {
-    parser: SseParser,
-    state: State,
-}
+/// Converts one streamed response; feed it the body as it arrives
+/// (`push`, then `finish` at the end of the body).
+pub type StreamConverter = SseConverter<ChunksToEvents>;
 
 impl StreamConverter {
     pub fn new(ctx: ResponseContext) -> StreamConverter {
@@ -38,53 +35,37 @@ impl StreamConverter {
     }
 
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
-        StreamConverter {
-            parser,
-            state: State::new(ctx),
-        }
+        SseConverter::from_parts(ChunksToEvents::new(ctx), parser)
+    }
+}
+
+impl SseHandler for ChunksToEvents {
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+        self.item(item, out);
     }
 
-    /// Converts the next piece of the upstream body, appending to `out`.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.state.phase == Phase::Done {
-            return;
-        }
-        let state = &mut self.state;
-        let result = self
-            .parser
-            .feed(bytes, &mut |item| state.on_item(item, out));
-        if let Err(e) = result {
-            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
-        }
+    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
+        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
     }
 
-    /// Ends the stream: a stream that stopped before finishing gets an error.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.state.phase == Phase::Done {
-            return;
-        }
-        let state = &mut self.state;
-        let result = self.parser.finish(&mut |item| state.on_item(item, out));
-        if let Err(e) = result {
-            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
-        }
-        state.end_of_body(out);
+    /// A stream that stopped before finishing gets an error, not `end_turn`.
+    fn on_end(&mut self, out: &mut Vec<u8>) {
+        self.end_of_body(out);
     }
 
     /// True once `message_stop` or `error` has been written.
-    pub fn is_done(&self) -> bool {
-        self.state.phase == Phase::Done
+    fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+}
+
+impl StreamOutcome for ChunksToEvents {
+    fn failure(&self) -> Option<StreamFailure> {
+        self.failure
     }
 
-    /// Why the stream ended in an error, if it did.
-    pub fn failure(&self) -> Option<StreamFailure> {
-        self.state.failure
-    }
-
-    /// The usage the upstream reported, in Anthropic's terms.
-    pub fn tokens(&self) -> Option<Tokens> {
-        self.state
-            .usage
+    fn tokens(&self) -> Option<Tokens> {
+        self.usage
             .as_ref()
             .map(|u| Tokens::from(&anthropic_usage(Some(u))))
     }
@@ -127,8 +108,9 @@ struct ToolSlot {
     scan: JsonScan,
 }
 
+/// The state of one OpenAI chunk stream being written as Anthropic events.
 #[derive(Debug)]
-struct State {
+pub struct ChunksToEvents {
     ctx: ResponseContext,
     phase: Phase,
     message_id: String,
@@ -142,9 +124,9 @@ struct State {
     failure: Option<StreamFailure>,
 }
 
-impl State {
-    fn new(ctx: ResponseContext) -> State {
-        State {
+impl ChunksToEvents {
+    fn new(ctx: ResponseContext) -> ChunksToEvents {
+        ChunksToEvents {
             message_id: ctx.fallback_id.clone(),
             ctx,
             phase: Phase::Waiting,
@@ -159,7 +141,7 @@ impl State {
         }
     }
 
-    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+    fn item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
         if self.phase == Phase::Done {
             return;
         }
@@ -692,7 +674,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
 
 /// A stream holding only an `error` event.
 pub fn error_stream(kind: &str, message: &str) -> Vec<u8> {
-    let mut state = State::new(ResponseContext::default());
+    let mut state = ChunksToEvents::new(ResponseContext::default());
     let mut out = Vec::new();
     state.error(&mut out, StreamFailure::UpstreamError, kind, message);
     out

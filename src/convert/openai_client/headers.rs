@@ -2,7 +2,9 @@
 //! section 5 "Headers" and section 6).
 
 use crate::config::{Config, UpstreamAuth};
-use crate::convert::headers::{header, parse_rfc3339, remove_matching, upstream_path, HeaderEdit};
+use crate::convert::headers::{
+    header, parse_rfc3339, remove_matching, translate_rate_limits, upstream_path, HeaderEdit,
+};
 
 pub const CLIENT_SUFFIX: &str = "/v1/chat/completions";
 pub const UPSTREAM_SUFFIX: &str = "/v1/messages";
@@ -94,20 +96,12 @@ pub fn response_edits(
     if let Some(id) = header(headers, "request-id") {
         edits.push(HeaderEdit::set("x-request-id", id));
     }
-    for (anthropic, openai) in RATE_LIMITS {
-        let Some(value) = header(headers, anthropic) else {
-            continue;
-        };
-        let value = if openai.starts_with("x-ratelimit-reset") {
-            match parse_rfc3339(value) {
-                Some(at) => format!("{}s", at.saturating_sub(now_seconds)),
-                None => continue,
-            }
-        } else {
-            value.to_string()
-        };
-        edits.push(HeaderEdit::set(openai, value));
-    }
+    translate_rate_limits(
+        headers,
+        RATE_LIMITS,
+        |reset| parse_rfc3339(reset).map(|at| format!("{}s", at.saturating_sub(now_seconds))),
+        &mut edits,
+    );
     edits
 }
 

@@ -72,11 +72,7 @@ fn log_dropped_fields(request: &ChatRequest<'_>) {
         ("top_logprobs", request.top_logprobs.is_some()),
         ("service_tier", request.service_tier.is_some()),
     ];
-    for (field, present) in ignored {
-        if present {
-            log::debug!("dropped `{field}`: an Anthropic upstream has no form for it");
-        }
-    }
+    crate::convert::log_dropped_fields(&ignored, "Anthropic");
 }
 
 fn messages_request<'a>(

@@ -12,15 +12,16 @@ use super::response::{finish_reason, openai_usage, replay_block, ResponseContext
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
-use crate::report::{StreamFailure, Tokens};
-use crate::sse::{write_comment, write_data, write_raw_data, SseItem, SseParser};
+use crate::report::{StreamFailure, StreamOutcome, Tokens};
+use crate::sse::{
+    write_comment, write_data, write_raw_data, LineTooLong, SseConverter, SseHandler, SseItem,
+    SseParser,
+};
 use crate::wire::{CowStr, TextOr};
 
-#[derive(Debug)]
-pub struct StreamConverter {
-    parser: SseParser,
-    state: State,
-}
+/// Converts one streamed response; feed it the body as it arrives
+/// (`push`, then `finish` at the end of the body).
+pub type StreamConverter = SseConverter<EventsToChunks>;
 
 impl StreamConverter {
     pub fn new(ctx: ResponseContext) -> StreamConverter {
@@ -28,36 +29,22 @@ impl StreamConverter {
     }
 
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
-        StreamConverter {
-            parser,
-            state: State::new(ctx),
-        }
+        SseConverter::from_parts(EventsToChunks::new(ctx), parser)
+    }
+}
+
+impl SseHandler for EventsToChunks {
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+        self.item(item, out);
     }
 
-    /// Converts the next piece of the upstream body, appending to `out`.
-    pub fn push(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
-        if self.state.done {
-            return;
-        }
-        let state = &mut self.state;
-        if let Err(e) = self
-            .parser
-            .feed(bytes, &mut |item| state.on_item(item, out))
-        {
-            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
-        }
+    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
+        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
     }
 
-    /// Ends the stream: one that stopped before `message_stop` gets an error.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.state.done {
-            return;
-        }
-        let state = &mut self.state;
-        if let Err(e) = self.parser.finish(&mut |item| state.on_item(item, out)) {
-            state.error(out, StreamFailure::Invalid, "api_error", &e.to_string());
-        }
-        state.error(
+    /// A stream that ended before `message_stop` gets an error chunk.
+    fn on_end(&mut self, out: &mut Vec<u8>) {
+        self.error(
             out,
             StreamFailure::Incomplete,
             "api_error",
@@ -65,18 +52,19 @@ impl StreamConverter {
         );
     }
 
-    pub fn is_done(&self) -> bool {
-        self.state.done
+    fn is_done(&self) -> bool {
+        self.done
     }
+}
 
-    /// Why the stream ended in an error, if it did.
-    pub fn failure(&self) -> Option<StreamFailure> {
-        self.state.failure
+impl StreamOutcome for EventsToChunks {
+    fn failure(&self) -> Option<StreamFailure> {
+        self.failure
     }
 
     /// The usage the upstream reported (once the message started).
-    pub fn tokens(&self) -> Option<Tokens> {
-        self.state.started.then(|| Tokens::from(&self.state.usage))
+    fn tokens(&self) -> Option<Tokens> {
+        self.started.then(|| Tokens::from(&self.usage))
     }
 }
 
@@ -91,8 +79,9 @@ enum BlockKind {
     Ignored,
 }
 
+/// The state of one Anthropic event stream being written as OpenAI chunks.
 #[derive(Debug)]
-struct State {
+pub struct EventsToChunks {
     ctx: ResponseContext,
     id: String,
     model: String,
@@ -108,9 +97,9 @@ struct State {
     failure: Option<StreamFailure>,
 }
 
-impl State {
-    fn new(ctx: ResponseContext) -> State {
-        State {
+impl EventsToChunks {
+    fn new(ctx: ResponseContext) -> EventsToChunks {
+        EventsToChunks {
             id: ctx.fallback_id.clone(),
             model: ctx.model.clone(),
             ctx,
@@ -126,7 +115,7 @@ impl State {
         }
     }
 
-    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+    fn item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
         if self.done {
             return;
         }
@@ -470,7 +459,7 @@ fn owned_replay(block: ContentBlock<'_>) -> ContentBlock<'static> {
 pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseContext) -> Vec<u8> {
     let completion = super::response::completion_from_message(message, ctx);
     let mut out = Vec::new();
-    let mut state = State::new(ctx.clone());
+    let mut state = EventsToChunks::new(ctx.clone());
     state.id = completion.id.to_string();
     state.model = completion.model.to_string();
     state.start(&mut out);
@@ -523,7 +512,7 @@ pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseC
 
 /// A stream holding only an error.
 pub fn error_stream(code: &str, message: &str) -> Vec<u8> {
-    let mut state = State::new(ResponseContext::default());
+    let mut state = EventsToChunks::new(ResponseContext::default());
     let mut out = Vec::new();
     state.error(&mut out, StreamFailure::UpstreamError, code, message);
     out
