@@ -166,13 +166,14 @@ def run_throughput(args, workdir, cpus, notes):
 
 def start_sse_upstream(args, workdir, load_cpus):
     sse = PROCS.spawn([sys.executable, str(BENCH / "sse_upstream.py"), "--events", str(args.events),
-                       "--interval-ms", str(args.interval_ms), "--bulk-mb", str(args.stream_mb)],
+                       "--interval-ms", str(args.interval_ms), "--bulk-mb", str(args.stream_mb),
+                       "--pace-ms", str(args.pace_ms)],
                       workdir / "sse_upstream.log", cpus=load_cpus, stdout=subprocess.PIPE)
     line = sse.stdout.readline().decode()
-    match = re.match(r"PORTS timed=(\d+) bulk=(\d+)", line)
+    match = re.match(r"PORTS timed=(\d+) bulk=(\d+) paced=(\d+)", line)
     if not match:
         raise RuntimeError(f"bench/sse_upstream.py did not start: {line!r}")
-    return sse, int(match.group(1)), int(match.group(2))
+    return sse, {name: int(match.group(i)) for i, name in enumerate(("timed", "bulk", "paced"), 1)}
 
 
 def small_stream_body():
@@ -207,19 +208,31 @@ def run_delay(args, workdir, cpus, timed_port):
     return delays, per_event_us, timed_wasm, meter.others
 
 
-def run_memory(args, workdir, cpus, bulk_port):
+MEMORY_RUNS = (  # (label, proxy, sse_upstream listener)
+    ("P, as fast as read", "P", "bulk"),
+    ("B, paced", "B", "paced"),
+    ("B, as fast as read", "B", "bulk"),
+)
+
+
+def run_memory(args, workdir, cpus, ports):
     proxy_cpus, _ = cpus
     body = small_stream_body()
     memory = {}
-    for kind in ("P", "B"):
-        log(f"memory: two {args.stream_mb:g} MB streams through {NAMES[kind]}")
-        envoy = Envoy(args, workdir, f"{kind}-memory", front_config(args, bulk_port, kind == "B"),
-                      proxy_cpus).start()
+    for label, kind, listener in MEMORY_RUNS:
+        log(f"memory: two {args.stream_mb:g} MB streams, {label}")
+        envoy = Envoy(args, workdir, f"{kind}-memory-{listener}",
+                      front_config(args, ports[listener], kind == "B"), proxy_cpus).start()
 
         def sample(received, full=False):
             return {"received": received, **memory_of(envoy.pid, resident=full), **envoy.heap()}
 
-        memory[kind] = [sse_probe.stream_through(envoy.port(), body, sample) for _ in range(2)]
+        runs = []
+        for _ in range(2):
+            started = time.monotonic()
+            samples, received = sse_probe.stream_through(envoy.port(), body, sample)
+            runs.append({"samples": samples, "received": received, "seconds": time.monotonic() - started})
+        memory[label] = runs
         envoy.stop()
     return memory
 
@@ -262,7 +275,7 @@ def header(args):
             f"{os.cpu_count()} × {cpu_model}.")
 
 
-def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver):
+def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver, key):
     out = []
     n_events = STREAM_FIXTURE.read_bytes().count(b"data: ")
     with_l = any(k[2] == "L" for k in results)
@@ -309,6 +322,9 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
                          if scenario == "streaming" else "")
             out.append(f"- Bridge's added latency, {scenario} (1 connection, B p50 − P p50): "
                        f"**{added:,.0f} µs**{per_event}.")
+            key[f"added_{scenario}"] = added
+            if stream_scenario(scenario):
+                key["added_per_event_warm"] = added / n_events
     for scenario in ("non-streaming", "streaming"):
         for load in loads:
             p = summaries.get((scenario, load, "P"))
@@ -325,6 +341,7 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
             elif b and lite:
                 out.append(f"- Bridge/LiteLLM, {scenario}, {load}: req/s **{b['rps'] / lite['rps']:,.1f}×**, "
                            f"p50 {lite['p50'] / b['p50']:,.1f}× lower.")
+                key.setdefault(f"vs_litellm_{scenario}", []).append((load, b["rps"] / lite["rps"]))
     if litellm_error:
         out.append(f"- LiteLLM not measured: {litellm_error}")
     out.append("")
@@ -335,7 +352,7 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
     return out
 
 
-def delay_report(args, delays, per_event_us, timed_wasm, others):
+def delay_report(args, delays, per_event_us, timed_wasm, others, key):
     out = ["### Streaming: delay from the upstream writing an event to the client reading it\n"]
     out.append(f"bench/sse_upstream.py writes one OpenAI chunk every {args.interval_ms:g} ms ({args.events} per "
                f"response, the first 5 dropped, {args.rounds} responses per row, rows in turn), each carrying its "
@@ -353,6 +370,8 @@ def delay_report(args, delays, per_event_us, timed_wasm, others):
         out.append(f"| {NAMES[kind]} | {len(d)} | {percentile(d, 50):.0f} | {percentile(d, 90):.0f} | "
                    f"{percentile(d, 99):.0f} | {max(d):.0f} | {cpu} |")
     diff = {q: percentile(us["B"], q) - percentile(us["P"], q) for q in (50, 90, 99)}
+    key["added_per_event_timed"] = diff[50]
+    key["cpu_per_event_timed"] = per_event_us["B"] - per_event_us["P"]
     out.append(f"| **added by the bridge (B − P)** | | **{diff[50]:.0f}** | {diff[90]:.0f} | {diff[99]:.0f} | | "
                f"{per_event_us['B'] - per_event_us['P']:.0f} |")
     out.append("")
@@ -367,55 +386,80 @@ def delay_report(args, delays, per_event_us, timed_wasm, others):
     return out
 
 
-def memory_report(args, memory):
+def memory_report(args, memory, key):
     out = [f"### Envoy's memory while {args.stream_mb:g} MB stream through it\n"]
-    received = {kind: runs[0][1] for kind, runs in memory.items()}
-    out.append(f"bench/sse_upstream.py streams {args.stream_mb:g} MB of OpenAI chunks (about 250 bytes each) as "
-               f"fast as they are read; a client reads them through Envoy passthrough ({received['P'] / 1e6:.1f} MB) "
-               f"or through Envoy + bridge (converted: {received['B'] / 1e6:.1f} MB); two streams one after the "
-               f"other on a freshly started Envoy of each kind, sampled every 50 ms from another thread. "
-               f"**RSS**: the Envoy process's. **heap**: what Envoy's own allocator has in use (`allocated`, "
-               f"admin /memory); stream data in flight in Envoy's buffers (up to the shipped 32 MiB "
-               f"per-connection limit) is there, with or without the bridge. **wasm**: the module's linear "
-               f"memory, accessible (`memory.size`) and resident (read before and after each stream), summed over "
-               f"Envoy's wasm VMs (/proc/PID/maps: the read-write mapping at the start of each of V8's 8 GiB "
-               f"wasm reservations); it never shrinks, so it is the module's high-water mark.\n")
-    out.append("| stream | point | ≈ upstream MB | P RSS | P heap | B RSS | B heap | B wasm accessible | "
-               "B wasm resident |")
+    out.append(f"bench/sse_upstream.py streams {args.stream_mb:g} MB of OpenAI chunks (about 250 bytes each), "
+               f"either as fast as the client reads them through Envoy, or paced (one 64 KB block every "
+               f"{args.pace_ms:g} ms, slower than the bridge converts, so no backlog builds up in front of the "
+               f"filter); two streams one after the other on a freshly started Envoy per row, sampled every "
+               f"50 ms from a thread. **RSS**: the Envoy process's. **heap**: what Envoy's own allocator has in "
+               f"use (`allocated`, admin /memory): stream data in flight in Envoy's buffers (up to the shipped "
+               f"32 MiB per-connection limit), with or without the bridge. **wasm**: the module's linear memory "
+               f"(`memory.size`, summed over Envoy's wasm VMs, read from /proc/PID/maps as the read-write "
+               f"mapping at the start of each of V8's 8 GiB wasm reservations; resident part from smaps); it "
+               f"never shrinks, so its value after a stream is the module's high-water mark.\n")
+    out.append("| Envoy, upstream | stream | client MB | MB/s | RSS before → after | peak RSS | peak heap "
+               "| wasm before → after | wasm resident after |")
     out.append("|---|---|---|---|---|---|---|---|---|")
-
-    def pick(samples, total, fraction):
-        if fraction == 0:
-            return samples[0]
-        if fraction == 1:
-            return samples[-1]
-        return min(samples[1:-1] or samples, key=lambda s: abs(s["received"] - fraction * total))
 
     def mib(value):
         return f"{value / 2**20:.1f}" if value is not None else "?"
 
-    for number in (0, 1):
-        for fraction, name in ((0, "before"), (0.1, "10%"), (0.25, "25%"), (0.5, "50%"), (0.75, "75%"),
-                               (1, "end")):
-            p_sample = pick(*memory["P"][number], fraction)
-            samples, total = memory["B"][number]
-            b_sample = pick(samples, total, fraction)
-            upstream_mb = b_sample["received"] / total * args.stream_mb if total else 0
-            out.append(f"| {number + 1} | {name} | {upstream_mb:.0f} | {mib(p_sample['VmRSS'])} | "
-                       f"{mib(p_sample['allocated'])} | {mib(b_sample['VmRSS'])} | {mib(b_sample['allocated'])} | "
-                       f"{mib(b_sample['wasm_size'])} | {mib(b_sample['wasm_rss']) if name in ('before', 'end') else ''} |")
-    out.append("\nAll in MiB.\n")
-    for kind in ("P", "B"):
-        (first, _), (second, _) = memory[kind]
-        every = first + second
-        line = (f"- {NAMES[kind]}: RSS {mib(first[0]['VmRSS'])} before, {mib(first[-1]['VmRSS'])} after stream 1, "
-                f"{mib(second[-1]['VmRSS'])} after stream 2 (peak {mib(max(s['VmHWM'] for s in every))}); "
-                f"heap peak {mib(max(s['allocated'] or 0 for s in every))}")
-        if kind == "B" and first[0]["wasm_size"] is not None:
-            line += (f"; wasm linear memory {mib(first[0]['wasm_size'])} before, {mib(first[-1]['wasm_size'])} "
-                     f"after stream 1, {mib(second[-1]['wasm_size'])} after stream 2 (resident "
-                     f"{mib(second[-1]['wasm_rss'])})")
-        out.append(line + ".")
+    for label, kind, _listener in MEMORY_RUNS:
+        for number, run in enumerate(memory[label], 1):
+            samples = run["samples"]
+            first, last = samples[0], samples[-1]
+            wasm = (f"{mib(first['wasm_size'])} → {mib(last['wasm_size'])} | {mib(last['wasm_rss'])}"
+                    if kind == "B" else "– | –")
+            out.append(f"| {label} | {number} | {run['received'] / 1e6:.1f} | "
+                       f"{args.stream_mb / run['seconds']:.0f} | {mib(first['VmRSS'])} → {mib(last['VmRSS'])} | "
+                       f"{mib(max(s['VmHWM'] for s in samples))} | "
+                       f"{mib(max(s['allocated'] or 0 for s in samples))} | "
+                       f"{wasm} |")
+    out.append("\nAll memory in MiB; MB/s is upstream MB per second of the stream.\n")
+    paced = memory["B, paced"]
+    fast = memory["B, as fast as read"]
+    if paced[0]["samples"][0]["wasm_size"] is not None:
+        key["wasm_paced"] = (paced[0]["samples"][0]["wasm_size"], paced[0]["samples"][-1]["wasm_size"],
+                             paced[1]["samples"][-1]["wasm_size"])
+        key["wasm_fast"] = (fast[0]["samples"][-1]["wasm_size"], fast[1]["samples"][-1]["wasm_size"])
+    return out
+
+
+def stream_scenario(scenario):
+    return scenario == "streaming"
+
+
+def targets_report(args, key):
+    """The numbers the issue sets targets for, in one place."""
+    out = ["### Against the targets\n"]
+    if "added_non-streaming" in key:
+        out.append(f"- Added latency per request in Envoy, non-streaming Claude Code request: "
+                   f"**{key['added_non-streaming']:,.0f} µs** (target: within 2× of the conversion's floor measured "
+                   f"inside the module for the same body, from the in-wasm benchmark).")
+    if "added_per_event_warm" in key or "added_per_event_timed" in key:
+        parts = []
+        if "added_per_event_warm" in key:
+            parts.append(f"**{key['added_per_event_warm']:.1f} µs** per event over a whole stream (warm)")
+        if "added_per_event_timed" in key:
+            parts.append(f"**{key['added_per_event_timed']:.0f} µs** median delay per event and "
+                         f"{key['cpu_per_event_timed']:.0f} µs of Envoy CPU per event when events arrive "
+                         f"{args.interval_ms:g} ms apart (cold)")
+        out.append("- Added per streamed event: " + "; ".join(parts) + " (target: under 100 µs).")
+    for scenario in ("non-streaming", "streaming"):
+        ratios = key.get(f"vs_litellm_{scenario}")
+        if ratios:
+            out.append(f"- Throughput vs LiteLLM, {scenario}: "
+                       + ", ".join(f"**{ratio:,.1f}×** ({load})" for load, ratio in ratios)
+                       + " (target: at least 50×).")
+    if "wasm_paced" in key:
+        before, first, second = (v / 2**20 for v in key["wasm_paced"])
+        fast1, fast2 = (v / 2**20 for v in key["wasm_fast"])
+        out.append(f"- Module memory, two {args.stream_mb:g} MB streams: wasm linear memory {before:.1f} MiB "
+                   f"before, **{first:.1f}** after the first and **{second:.1f}** after the second when paced; "
+                   f"{fast1:.1f} and {fast2:.1f} when the upstream runs ahead of the filter (its high-water mark "
+                   f"follows the largest body chunk Envoy hands over at once) (target: no growth with stream "
+                   f"length).")
     out.append("")
     return out
 
@@ -435,6 +479,8 @@ def main():
     parser.add_argument("--events", type=int, default=300, help="delay: timed events per response (300)")
     parser.add_argument("--interval-ms", type=float, default=10.0, help="delay: time between events (10)")
     parser.add_argument("--stream-mb", type=float, default=50.0, help="memory: MB per stream (50)")
+    parser.add_argument("--pace-ms", type=float, default=2.0,
+                        help="memory: the paced upstream's time between 64 KB blocks (2)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 s runs, 1 round, 100 events, 10 MB streams")
     parser.add_argument("--no-litellm", dest="litellm_enabled", action="store_false")
@@ -474,6 +520,7 @@ def main():
     cpus = (args.proxy_cpus, args.load_cpus) if args.pin else (None, None)
     out = ["## End to end in Envoy: passthrough, bridge, LiteLLM (bench/e2e.py)\n"]
     notes = []
+    key = {}  # the numbers the targets are about
     try:
         out.append(header(args) + "\n")
         if args.wait_quiet:
@@ -486,19 +533,19 @@ def main():
         if "throughput" in parts:
             litellm_ver = litellm_version(args.litellm) if args.litellm_enabled and args.litellm.exists() else None
             results, sizes, commands, litellm_error = run_throughput(args, workdir, cpus, notes)
-            out += throughput_report(args, results, sizes, commands, litellm_error, litellm_ver)
+            out += throughput_report(args, results, sizes, commands, litellm_error, litellm_ver, key)
             noisy = max(r["others_cpu"] for runs in results.values() for r in runs)
             if noisy > NOISY:
                 notes.append(f"**The machine was busy with other work** (up to {noisy:.0%} of a core during a run, "
                              f"column CPU others): the proxies shared their CPU with it; rerun on a quiet machine "
                              f"for numbers to quote.")
         if "delay" in parts or "memory" in parts:
-            sse, timed_port, bulk_port = start_sse_upstream(args, workdir, cpus[1])
+            sse, sse_ports = start_sse_upstream(args, workdir, cpus[1])
             if "delay" in parts:
-                delays, per_event_us, timed_wasm, others = run_delay(args, workdir, cpus, timed_port)
-                out += delay_report(args, delays, per_event_us, timed_wasm, others)
+                delays, per_event_us, timed_wasm, others = run_delay(args, workdir, cpus, sse_ports["timed"])
+                out += delay_report(args, delays, per_event_us, timed_wasm, others, key)
             if "memory" in parts:
-                out += memory_report(args, run_memory(args, workdir, cpus, bulk_port))
+                out += memory_report(args, run_memory(args, workdir, cpus, sse_ports), key)
             PROCS.stop(sse)
     except KeyboardInterrupt:
         log("interrupted: stopping every process this benchmark started")
@@ -510,6 +557,7 @@ def main():
             log(f"configs and logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    out += targets_report(args, key)
     command = " ".join(["bench/e2e.py"] + sys.argv[1:])
     out.append(f"Command: `.venv/bin/python {command}`; total time {time.monotonic() - started:.0f} s.")
     if notes:

@@ -13,10 +13,13 @@ chunk stream (`text/event-stream`, chunked transfer encoding):
   bulk   --bulk-mb megabytes of ordinary content chunks (about 250 bytes each,
          like fixtures/bench/openai-stream.sse), written as fast as the reader
          takes them: the stream for the memory measurement.
+  paced  the same stream, one 64 KB block (256 chunks) every --pace-ms, slower
+         than Envoy and the bridge forward it, so no large backlog builds up
+         between the upstream and the filter.
 
 Not a throughput mock (the Envoy direct_response upstream in e2e.py is that):
 it measures delays and memory, where Python's speed does not matter.
-Prints one line `PORTS timed=<port> bulk=<port>` on stdout once listening.
+Prints one line `PORTS timed=<port> bulk=<port> paced=<port>` on stdout once listening.
 """
 
 import argparse
@@ -92,11 +95,16 @@ def bulk_block():
     return chunk(events), len(events), 256
 
 
-async def bulk_stream(writer, total_bytes):
+async def bulk_stream(writer, total_bytes, pace):
     block, block_len, block_events = bulk_block()
     writer.write(HEAD + chunk(ROLE))
     sent, events = len(ROLE), 0
+    start = time.monotonic()
     while sent < total_bytes:
+        if pace:
+            delay = start + (events // block_events) * pace - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
         writer.write(block)
         sent += block_len
         events += block_events
@@ -129,15 +137,19 @@ async def main():
     parser.add_argument("--events", type=int, default=300, help="timed: content chunks per response")
     parser.add_argument("--interval-ms", type=float, default=10.0, help="timed: time between chunks")
     parser.add_argument("--bulk-mb", type=float, default=50.0, help="bulk: stream length in MB (10^6 bytes)")
+    parser.add_argument("--pace-ms", type=float, default=2.0, help="paced: time between 64 KB blocks")
     args = parser.parse_args()
     timed = await asyncio.start_server(
         handler(lambda w: timed_stream(w, args.events, args.interval_ms / 1000)), "127.0.0.1", 0)
     bulk = await asyncio.start_server(
-        handler(lambda w: bulk_stream(w, int(args.bulk_mb * 1e6))), "127.0.0.1", 0, limit=1 << 20)
-    print("PORTS timed=%d bulk=%d" % (timed.sockets[0].getsockname()[1], bulk.sockets[0].getsockname()[1]),
+        handler(lambda w: bulk_stream(w, int(args.bulk_mb * 1e6), 0)), "127.0.0.1", 0, limit=1 << 20)
+    paced = await asyncio.start_server(
+        handler(lambda w: bulk_stream(w, int(args.bulk_mb * 1e6), args.pace_ms / 1000)), "127.0.0.1", 0,
+        limit=1 << 20)
+    print("PORTS timed=%d bulk=%d paced=%d" % tuple(s.sockets[0].getsockname()[1] for s in (timed, bulk, paced)),
           flush=True)
-    async with timed, bulk:
-        await asyncio.gather(timed.serve_forever(), bulk.serve_forever())
+    async with timed, bulk, paced:
+        await asyncio.gather(timed.serve_forever(), bulk.serve_forever(), paced.serve_forever())
 
 
 if __name__ == "__main__":
