@@ -112,8 +112,10 @@ def event_delays(port, body, skip):
 def stream_through(port, body, sample, interval=0.05):
     """Read one (chunked) streamed response as fast as it comes. `sample(bytes_read)`
     runs before it, every `interval` seconds from another thread while it streams
-    (so sampling never slows the reader), and after it. Returns (samples, bytes read)."""
+    (so sampling never slows the reader), and after it. Returns (samples, bytes
+    read, seconds the stream took)."""
     samples = [sample(0, True)]
+    started = time.monotonic()
     sock, headers, data = open_stream(port, body)
     if headers.get(b"transfer-encoding") != b"chunked":
         sock.close()
@@ -138,9 +140,10 @@ def stream_through(port, body, sample, interval=0.05):
             if not data:
                 break
     finally:
+        seconds = time.monotonic() - started
         stop.set()
         thread.join()
         sock.close()
     time.sleep(0.5)
     samples.append(sample(progress["received"], True))
-    return samples, progress["received"]
+    return samples, progress["received"], seconds
