@@ -282,8 +282,8 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
                f"`stream` false or true) POSTed to /v1/messages. Upstream: a separate Envoy answering any POST "
                f"with a `direct_response`: openai-completion.json ({(FIXTURES / 'openai-completion.json').stat().st_size:,} "
                f"bytes) or openai-stream.sse ({STREAM_FIXTURE.stat().st_size / 1e6:.1f} MB, {n_events:,} events). "
-               f"Load: wrk, 1 thread, {args.duration} s per run, {args.rounds} rounds in which "
-               f"P, B{' and L' if with_l else ''} take turns; each cell is the median over the rounds "
+               f"Load: wrk, 1 thread, {args.duration} s per run, {args.rounds} round{'s' if args.rounds > 1 else ''} in "
+               f"which {'P, B and L' if with_l else 'P and B'} take turns; each cell is the median over the rounds "
                f"(req/s also gives min–max). "
                + (f"The proxy under test runs alone on CPU {args.proxy_cpus}; wrk, the upstream and the probes "
                   f"on CPU {args.load_cpus}. " if args.pin else "No CPU pinning. ")
