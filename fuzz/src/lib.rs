@@ -40,9 +40,10 @@ pub fn frame(data: &[u8]) -> Framed<'_> {
 }
 
 /// `body` cut into pieces whose sizes cycle through `sizes` (a 0 is an empty
-/// piece, as a host may deliver); no sizes, or only zeros, is one piece.
+/// piece, as a host may deliver); no sizes, only zeros, or an empty body is
+/// one piece (never none: the host always delivers the end of the body).
 pub fn chunks<'a>(body: &'a [u8], sizes: &[u8]) -> Vec<&'a [u8]> {
-    if sizes.iter().all(|&s| s == 0) {
+    if body.is_empty() || sizes.iter().all(|&s| s == 0) {
         return vec![body];
     }
     let mut out = Vec::new();
