@@ -220,7 +220,7 @@ def run_memory(args, workdir, cpus, ports):
     body = small_stream_body()
     memory = {}
     for label, kind, listener in MEMORY_RUNS:
-        log(f"memory: two {args.stream_mb:g} MB streams, {label}")
+        log(f"memory: {args.streams} streams of {args.stream_mb:g} MB, {label}")
         envoy = Envoy(args, workdir, f"{kind}-memory-{listener}",
                       front_config(args, ports[listener], kind == "B"), proxy_cpus).start()
 
@@ -228,7 +228,7 @@ def run_memory(args, workdir, cpus, ports):
             return {"received": received, **memory_of(envoy.pid, resident=full), **envoy.heap()}
 
         runs = []
-        for _ in range(2):
+        for _ in range(args.streams):
             samples, received, seconds = sse_probe.stream_through(envoy.port(), body, sample)
             runs.append({"samples": samples, "received": received, "seconds": seconds})
         memory[label] = runs
@@ -390,7 +390,7 @@ def memory_report(args, memory, key):
     out.append(f"bench/sse_upstream.py streams {args.stream_mb:g} MB of OpenAI chunks (about 250 bytes each), "
                f"either as fast as the client reads them through Envoy, or paced (one 64 KB block every "
                f"{args.pace_ms:g} ms, slower than the bridge converts, so no backlog builds up in front of the "
-               f"filter); two streams one after the other on a freshly started Envoy per row, sampled every "
+               f"filter); {args.streams} streams one after the other on a freshly started Envoy per row, sampled every "
                f"50 ms from a thread. **RSS**: the Envoy process's. **heap**: what Envoy's own allocator has in "
                f"use (`allocated`, admin /memory): stream data in flight in Envoy's buffers (up to the shipped "
                f"32 MiB per-connection limit), with or without the bridge. **wasm**: the module's linear memory "
@@ -419,9 +419,9 @@ def memory_report(args, memory, key):
     paced = memory["B, paced"]
     fast = memory["B, as fast as read"]
     if paced[0]["samples"][0]["wasm_size"] is not None:
-        key["wasm_paced"] = (paced[0]["samples"][0]["wasm_size"], paced[0]["samples"][-1]["wasm_size"],
-                             paced[1]["samples"][-1]["wasm_size"])
-        key["wasm_fast"] = (fast[0]["samples"][-1]["wasm_size"], fast[1]["samples"][-1]["wasm_size"])
+        key["wasm_before"] = paced[0]["samples"][0]["wasm_size"]
+        key["wasm_paced"] = [run["samples"][-1]["wasm_size"] for run in paced]
+        key["wasm_fast"] = [run["samples"][-1]["wasm_size"] for run in fast]
     return out
 
 
@@ -452,13 +452,13 @@ def targets_report(args, key):
                        + ", ".join(f"**{ratio:,.1f}×** ({load})" for load, ratio in ratios)
                        + " (target: at least 50×).")
     if "wasm_paced" in key:
-        before, first, second = (v / 2**20 for v in key["wasm_paced"])
-        fast1, fast2 = (v / 2**20 for v in key["wasm_fast"])
-        out.append(f"- Module memory, two {args.stream_mb:g} MB streams: wasm linear memory {before:.1f} MiB "
-                   f"before, **{first:.1f}** after the first and **{second:.1f}** after the second when paced; "
-                   f"{fast1:.1f} and {fast2:.1f} when the upstream runs ahead of the filter (its high-water mark "
-                   f"follows the largest body chunk Envoy hands over at once) (target: no growth with stream "
-                   f"length).")
+        def series(values):
+            return " → ".join(f"{v / 2**20:.1f}" for v in values)
+        out.append(f"- Module memory over {args.streams} streams of {args.stream_mb:g} MB: wasm linear memory "
+                   f"{key['wasm_before'] / 2**20:.1f} MiB before, then after each stream **{series(key['wasm_paced'])}"
+                   f"** MiB when paced, {series(key['wasm_fast'])} MiB when the upstream runs ahead of the filter "
+                   f"(the high-water mark then follows the largest body chunk Envoy hands over at once) "
+                   f"(target: no growth with stream length).")
     out.append("")
     return out
 
@@ -478,6 +478,7 @@ def main():
     parser.add_argument("--events", type=int, default=300, help="delay: timed events per response (300)")
     parser.add_argument("--interval-ms", type=float, default=10.0, help="delay: time between events (10)")
     parser.add_argument("--stream-mb", type=float, default=50.0, help="memory: MB per stream (50)")
+    parser.add_argument("--streams", type=int, default=3, help="memory: streams per Envoy (3)")
     parser.add_argument("--pace-ms", type=float, default=2.0,
                         help="memory: the paced upstream's time between 64 KB blocks (2)")
     parser.add_argument("--quick", action="store_true",
