@@ -21,7 +21,7 @@ IMAGE_DIR   ?= build/oci
 DEPLOY_TOOLS := skopeo docker-registry oci-image-tool docker-compose
 SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz run clean
+.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
 
 all: build
 
@@ -85,6 +85,23 @@ fuzz:
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
+## Benchmarks, never part of `make test` (BENCHMARKS.md explains them):
+## native and in-wasm conversion throughput against the parse+serialize
+## floor, memory, then Envoy passthrough vs bridge vs LiteLLM end to end.
+LITELLM_VENV := bench/.venv-litellm
+
+bench: build venv bench-tools
+	cargo bench --bench convert
+	cargo build --release --target wasm32-wasip1 --manifest-path benches/floor-wasm/Cargo.toml
+	cargo run --profile bench-host -p host-harness --example inwasm_bench
+	$(PY) bench/e2e.py
+
+bench-tools: wasm-target
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@test -x $(LITELLM_VENV)/bin/litellm || { python3 -m venv $(LITELLM_VENV) && \
+	  $(LITELLM_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-litellm.txt; }
+
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
 ## or UPSTREAM_URL (e.g. https://api.openai.com).
 run: build venv
@@ -93,4 +110,4 @@ run: build venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) build tests/claude-code/node_modules
+	rm -rf $(VENV) build tests/claude-code/node_modules $(LITELLM_VENV)
