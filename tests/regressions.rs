@@ -1,8 +1,6 @@
 //! Inputs the fuzzers (fuzz/) and property tests (tests/properties.rs)
-//! found, reduced to the smallest case, one test each. A test marked
-//! `#[ignore = "module bug: …"]` pins a bug that is reported and not fixed
-//! yet; the fuzz targets skip outputs showing it (fuzz/src/lib.rs,
-//! `known_openai_stream_issue`) until the test is un-ignored.
+//! found, reduced to the smallest case, one test each: each one failed
+//! before its fix.
 
 mod common;
 
@@ -55,7 +53,6 @@ fn message_start() -> Value {
 /// direction ("chunks after that are ignored"), content after the finish is
 /// dropped and the stream still ends with the usage chunk and `[DONE]`.
 #[test]
-#[ignore = "module bug: content blocks after message_delta become chunks after the finish chunk"]
 fn openai_client_stream_ignores_blocks_after_message_delta() {
     let input = anthropic_events(&[
         message_start(),
@@ -82,7 +79,6 @@ fn openai_client_stream_ignores_blocks_after_message_delta() {
 /// Expected: every tool call the client gets has a string `id` and
 /// `function.name`, streaming or not.
 #[test]
-#[ignore = "module bug: a tool_use without id or name becomes a tool call without one"]
 fn openai_client_tool_calls_always_have_an_id_and_a_name() {
     let message = json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
         "content": [{"type": "tool_use", "input": {"city": "Paris"}}],

@@ -18,7 +18,7 @@ use anthropic_openai_bridge::config::Config;
 use anthropic_openai_bridge::convert::headers::HeaderEdit;
 use anthropic_openai_bridge::exchange::{BodyMode, Exchange, Verdict};
 use anthropic_openai_bridge_fuzz::{
-    check_anthropic_error, check_openai_error, chunks, grammar, json, known_openai_stream_issue,
+    check_anthropic_error, check_openai_error, chunks, grammar, json,
 };
 use libfuzzer_sys::fuzz_target;
 use std::rc::Rc;
@@ -143,9 +143,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if client_type.starts_with("text/event-stream") {
         if openai_client {
-            if known_openai_stream_issue(&output).is_none() {
-                grammar::check_openai_stream(&output);
-            }
+            grammar::check_openai_stream(&output);
         } else {
             // Tool arguments are streamed on as the upstream sent them.
             grammar::check_anthropic_stream_with(&output, false);

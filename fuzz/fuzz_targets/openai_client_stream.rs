@@ -9,7 +9,7 @@
 
 use anthropic_openai_bridge::convert::openai_client::stream::StreamConverter;
 use anthropic_openai_bridge::sse::SseParser;
-use anthropic_openai_bridge_fuzz::{chunks, frame, grammar, known_openai_stream_issue, openai_ctx};
+use anthropic_openai_bridge_fuzz::{chunks, frame, grammar, openai_ctx};
 use libfuzzer_sys::fuzz_target;
 
 fn converter(small_bound: bool, include_usage: bool) -> StreamConverter {
@@ -45,9 +45,6 @@ fuzz_target!(|data: &[u8]| {
         String::from_utf8_lossy(&whole),
         String::from_utf8_lossy(&pieces)
     );
-    if known_openai_stream_issue(&pieces).is_some() {
-        return;
-    }
     let chunks = grammar::check_openai_stream(&pieces);
     assert!(
         chunks.done != chunks.error.is_some(),

@@ -67,7 +67,10 @@ pub fn completion_from_message<'a>(
                 thinking_blocks.push(replay_block(block));
             }
             "redacted_thinking" => thinking_blocks.push(replay_block(block)),
-            "tool_use" => tool_calls.push(tool_call(block, None)),
+            "tool_use" => {
+                let position = tool_calls.len();
+                tool_calls.push(tool_call(block, None, &ctx.fallback_id, position));
+            }
             other => log::debug!("skipped a `{other}` block: it ran on the upstream's side"),
         }
     }
@@ -124,19 +127,44 @@ pub fn replay_block(block: ContentBlock<'_>) -> ContentBlock<'_> {
 
 /// `tool_use` → `{id, type: function, function: {name, arguments}}`, the
 /// input written as compact JSON; `index` set in stream deltas.
-pub fn tool_call(block: ContentBlock<'_>, index: Option<u32>) -> ToolCall<'_> {
+pub fn tool_call<'a>(
+    block: ContentBlock<'a>,
+    index: Option<u32>,
+    message_id: &str,
+    position: usize,
+) -> ToolCall<'a> {
     let arguments = block.input.map_or(CowStr::borrowed("{}"), |input| {
         compact_json(input.into_text())
     });
+    let (id, name) = call_identity(block.id, block.name, message_id, position);
     ToolCall {
         index,
-        id: block.id,
+        id: Some(id),
         kind: Some(CowStr::borrowed("function")),
         function: Some(FunctionCall {
-            name: block.name,
+            name: Some(name),
             arguments: Some(arguments),
         }),
     }
+}
+
+/// A tool call's `id` and `function.name`, which OpenAI clients require
+/// (openai-node's stream helper throws without them): a `tool_use` missing
+/// either (a broken upstream) gets a made-up one.
+pub fn call_identity<'a>(
+    id: Option<CowStr<'a>>,
+    name: Option<CowStr<'a>>,
+    message_id: &str,
+    position: usize,
+) -> (CowStr<'a>, CowStr<'a>) {
+    let id = id
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| format!("call_{message_id}_{position}").into());
+    let name = name.filter(|name| !name.is_empty()).unwrap_or_else(|| {
+        log::warn!("upstream tool_use block without a name");
+        CowStr::borrowed("unnamed_tool")
+    });
+    (id, name)
 }
 
 /// JSON text without insignificant whitespace (borrowed when already compact).

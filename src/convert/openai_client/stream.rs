@@ -8,7 +8,7 @@
 //! blocks are collected with their signatures and sent once, as
 //! `thinking_blocks` in the finish chunk, so the client can replay them.
 
-use super::response::{finish_reason, openai_usage, replay_block, ResponseContext};
+use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
@@ -198,6 +198,10 @@ impl EventsToChunks {
     }
 
     fn block_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        if self.finished {
+            log::debug!("ignored a content block after message_delta");
+            return;
+        }
         self.start(out);
         let (Some(index), Some(block)) = (event.index, event.content_block) else {
             return;
@@ -221,12 +225,13 @@ impl EventsToChunks {
             "tool_use" => {
                 let k = self.next_tool;
                 self.next_tool += 1;
+                let (id, name) = call_identity(block.id, block.name, &self.id, k as usize);
                 let call = ToolCall {
                     index: Some(k),
-                    id: block.id,
+                    id: Some(id),
                     kind: Some(CowStr::borrowed("function")),
                     function: Some(FunctionCall {
-                        name: block.name,
+                        name: Some(name),
                         arguments: Some(CowStr::borrowed("")),
                     }),
                 };
@@ -256,7 +261,7 @@ impl EventsToChunks {
     }
 
     fn block_delta(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
-        let Some(delta) = event.delta else {
+        let Some(delta) = event.delta.filter(|_| !self.finished) else {
             return;
         };
         match (self.block_kind(event.index), delta.kind.as_deref()) {
