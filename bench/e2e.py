@@ -341,6 +341,11 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
                 out.append(f"- Bridge/LiteLLM, {scenario}, {load}: req/s **{b['rps'] / lite['rps']:,.1f}×**, "
                            f"p50 {lite['p50'] / b['p50']:,.1f}× lower.")
                 key.setdefault(f"vs_litellm_{scenario}", []).append((load, b["rps"] / lite["rps"]))
+    for (scenario, load, kind), summary in summaries.items():
+        if summary["load_cpu"] >= 0.9 and summary["cpu"] < 0.9:
+            out.append(f"- {scenario}, {load}, {NAMES[kind]}: the load side (wrk + upstream, one core) was "
+                       f"saturated ({summary['load_cpu']:.0%}) before the proxy ({summary['cpu']:.0%}): its req/s is "
+                       f"a floor, and ratios against it flatter the bridge.")
     if litellm_error:
         out.append(f"- LiteLLM not measured: {litellm_error}")
     out.append("")
