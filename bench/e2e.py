@@ -3,8 +3,8 @@
 
 Run from the repository root with the test venv's Python (Envoy and PyYAML):
 
-    .venv/bin/python bench/e2e.py                 # full run, about 8 minutes
-    .venv/bin/python bench/e2e.py --quick         # smoke run, about 2 minutes
+    .venv/bin/python bench/e2e.py                 # full run, about 7 minutes
+    .venv/bin/python bench/e2e.py --quick         # smoke run, under 2 minutes
     .venv/bin/python bench/e2e.py --no-litellm    # without the LiteLLM peer
     .venv/bin/python bench/e2e.py --parts delay,memory
 
