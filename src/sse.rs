@@ -189,6 +189,9 @@ pub trait SseHandler {
     fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>);
     /// The body broke SSE framing: a line longer than the parser's bound.
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>);
+    /// The body is ending: what the parser reports next is its last,
+    /// possibly unterminated, event (a body cut mid-line ends there).
+    fn on_body_ending(&mut self) {}
     /// The body ended.
     fn on_end(&mut self, out: &mut Vec<u8>);
     /// A final event has been written; nothing more will be.
@@ -229,6 +232,7 @@ impl<H: SseHandler> SseConverter<H> {
             return;
         }
         let handler = &mut self.handler;
+        handler.on_body_ending();
         if let Err(e) = self.parser.finish(&mut |item| handler.on_item(item, out)) {
             handler.on_invalid(&e, out);
         }

@@ -7,6 +7,7 @@ mod common;
 use anthropic_openai_bridge::convert::anthropic_client::response::ResponseContext;
 use anthropic_openai_bridge::convert::anthropic_client::stream::StreamConverter;
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
+use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome};
 use anthropic_openai_bridge::sse::SseParser;
 use common::*;
 use serde_json::{json, Value};
@@ -621,4 +622,36 @@ fn reasoning_field_of_ollama_and_groq_is_thinking_too() {
     assert_eq!(got.blocks[0].kind, "thinking");
     assert_eq!(got.blocks[0].text, "hmm");
     assert_eq!(got.blocks[1].text, "ok");
+}
+
+/// A body cut in the middle of a chunk is an unfinished stream, not a
+/// malformed one; a complete chunk that does not parse is malformed.
+#[test]
+fn a_stream_cut_mid_line_is_incomplete_not_invalid() {
+    let whole = chunk(json!({"content": "hello"}));
+    let cut = [
+        chunk(json!({"content": "a"})),
+        whole[..whole.len() / 2].to_string(),
+    ]
+    .concat();
+    let got = convert_str(&cut);
+    assert_eq!(
+        got.error,
+        Some((
+            "api_error".to_string(),
+            "upstream stream ended before completion".to_string()
+        ))
+    );
+    let mut converter = StreamConverter::new(ctx());
+    let mut out = Vec::new();
+    converter.push(cut.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    assert_eq!(
+        converter.handler().failure(),
+        Some(StreamFailure::Incomplete)
+    );
+
+    let mut converter = StreamConverter::new(ctx());
+    converter.push(b"data: {not json\n\n", &mut out);
+    assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
 }

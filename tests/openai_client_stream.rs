@@ -6,6 +6,7 @@ mod common;
 
 use anthropic_openai_bridge::convert::openai_client::response::ResponseContext;
 use anthropic_openai_bridge::convert::openai_client::stream::StreamConverter;
+use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome};
 use anthropic_openai_bridge::sse::SseParser;
 use common::*;
 use serde_json::{json, Value};
@@ -431,5 +432,24 @@ fn a_block_before_message_start_fixes_the_stream_identity() {
         got.usage.unwrap()["prompt_tokens"],
         17,
         "message_start usage still counts"
+    );
+}
+
+#[test]
+fn a_stream_cut_mid_line_is_incomplete_not_invalid() {
+    let text = text_block(0, "hello");
+    let input = [start(), text[..text.len() - 10].to_string()].concat();
+    let mut converter = StreamConverter::new(ctx(false));
+    let mut out = Vec::new();
+    converter.push(input.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    let got = check_openai_stream(&out);
+    assert_eq!(
+        got.error.unwrap()["message"],
+        "upstream stream ended before completion"
+    );
+    assert_eq!(
+        converter.handler().failure(),
+        Some(StreamFailure::Incomplete)
     );
 }

@@ -12,6 +12,28 @@ pub fn log_dropped_fields(fields: &[(&str, bool)], upstream: &str) {
     }
 }
 
+/// The error text for a stream that stopped before its final event.
+pub const STREAM_INCOMPLETE: &str = "upstream stream ended before completion";
+
+/// How to report an event whose JSON did not parse. The last event of a body
+/// that ends mid-line is a cut, not a malformed upstream: that is an
+/// incomplete stream.
+pub fn unparsable_event(
+    ending: bool,
+    what: &str,
+    error: &serde_json::Error,
+) -> (crate::report::StreamFailure, String) {
+    use crate::report::StreamFailure;
+    if ending {
+        (StreamFailure::Incomplete, STREAM_INCOMPLETE.to_string())
+    } else {
+        (
+            StreamFailure::Invalid,
+            format!("upstream sent an invalid stream {what}: {error}"),
+        )
+    }
+}
+
 pub mod anthropic_client;
 pub mod error;
 pub mod headers;

@@ -20,6 +20,7 @@ use super::response::{
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
 use crate::convert::signature::Signer;
+use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
@@ -42,6 +43,10 @@ impl StreamConverter {
 impl SseHandler for ChunksToEvents {
     fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
         self.item(item, out);
+    }
+
+    fn on_body_ending(&mut self) {
+        self.ending = true;
     }
 
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
@@ -122,6 +127,8 @@ pub struct ChunksToEvents {
     usage: Option<ChatUsage>,
     refused: bool,
     failure: Option<StreamFailure>,
+    /// The body has ended: the next event is the last (see `unparsable_event`).
+    ending: bool,
 }
 
 impl ChunksToEvents {
@@ -138,6 +145,7 @@ impl ChunksToEvents {
             usage: None,
             refused: false,
             failure: None,
+            ending: false,
         }
     }
 
@@ -165,12 +173,8 @@ impl ChunksToEvents {
         let chunk: ChatCompletionChunk<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(chunk) => chunk,
             Err(e) => {
-                self.error(
-                    out,
-                    StreamFailure::Invalid,
-                    "api_error",
-                    &format!("upstream sent an invalid stream chunk: {e}"),
-                );
+                let (failure, message) = unparsable_event(self.ending, "chunk", &e);
+                self.error(out, failure, "api_error", &message);
                 return;
             }
         };
@@ -260,7 +264,7 @@ impl ChunksToEvents {
                 out,
                 StreamFailure::Incomplete,
                 "api_error",
-                "upstream stream ended before completion",
+                STREAM_INCOMPLETE,
             ),
         }
     }

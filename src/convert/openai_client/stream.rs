@@ -11,6 +11,7 @@
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{
@@ -38,6 +39,10 @@ impl SseHandler for EventsToChunks {
         self.item(item, out);
     }
 
+    fn on_body_ending(&mut self) {
+        self.ending = true;
+    }
+
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
         self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
     }
@@ -48,7 +53,7 @@ impl SseHandler for EventsToChunks {
             out,
             StreamFailure::Incomplete,
             "api_error",
-            "upstream stream ended before completion",
+            STREAM_INCOMPLETE,
         );
     }
 
@@ -95,6 +100,8 @@ pub struct EventsToChunks {
     usage: Usage,
     finished: bool,
     failure: Option<StreamFailure>,
+    /// The body has ended: the next event is the last (see `unparsable_event`).
+    ending: bool,
 }
 
 impl EventsToChunks {
@@ -112,6 +119,7 @@ impl EventsToChunks {
             usage: Usage::default(),
             finished: false,
             failure: None,
+            ending: false,
         }
     }
 
@@ -132,12 +140,8 @@ impl EventsToChunks {
         let event: StreamEvent<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(event) => event,
             Err(e) => {
-                self.error(
-                    out,
-                    StreamFailure::Invalid,
-                    "api_error",
-                    &format!("upstream sent an invalid stream event: {e}"),
-                );
+                let (failure, message) = unparsable_event(self.ending, "event", &e);
+                self.error(out, failure, "api_error", &message);
                 return;
             }
         };

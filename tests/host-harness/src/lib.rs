@@ -590,6 +590,13 @@ impl Host {
         self.store.data_mut().properties.insert(p, value.to_vec());
     }
 
+    /// A property (filter state, in Envoy) as last set by the module or the
+    /// test: what an access log could print.
+    pub fn property(&self, path: &[&str]) -> Option<&[u8]> {
+        let p: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+        self.store.data().properties.get(&p).map(Vec::as_slice)
+    }
+
     pub fn property_requests(&self) -> &[Vec<String>] {
         &self.store.data().property_requests
     }

@@ -1,0 +1,214 @@
+//! The module's metrics (proxy-wasm metrics ABI) and per-request
+//! access-log fields (filter state), as the host sees them: each exchange is
+//! counted once, by exactly what happened, under the documented names.
+
+mod common;
+
+use common::*;
+use host_harness::{Chunking, Host, MetricKind};
+use serde_json::Value;
+
+fn name(metric: &str, tags: &[(&str, &str)]) -> String {
+    let mut out = format!("aob.{metric}");
+    if !tags.is_empty() {
+        out.push('.');
+    }
+    for (tag, value) in tags {
+        out.push_str(&format!("{tag}=.={value};.;"));
+    }
+    out
+}
+
+fn counter(h: &Host, metric: &str, tags: &[(&str, &str)]) -> i64 {
+    h.metrics()
+        .get(&name(metric, tags))
+        .filter(|m| m.kind == MetricKind::Counter)
+        .map_or(0, |m| m.value)
+}
+
+fn property(h: &Host, name: &str) -> Option<String> {
+    h.property(&[name])
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// One exchange: request (headers and body), response, end of stream.
+fn exchange(
+    h: &mut Host,
+    path: &str,
+    body: &[u8],
+    status: &str,
+    content_type: &str,
+    response: &[u8],
+) {
+    let headers = anthropic_headers(path, None);
+    let mut s = h.http_stream();
+    s.request(&pairs(&headers), body, &Chunking::Whole).unwrap();
+    if s.local_response().is_none() {
+        s.response(
+            &[(":status", status), ("content-type", content_type)],
+            response,
+            &Chunking::Bytes(97),
+        )
+        .unwrap();
+    }
+    s.finish().unwrap();
+}
+
+#[test]
+fn each_exchange_is_counted_once_by_what_happened() {
+    let mut h = openai_host();
+    let completion = fixture("openai/chat-text.json");
+    let usage = serde_json::from_slice::<Value>(&completion).unwrap()["usage"].clone();
+    exchange(
+        &mut h,
+        "/v1/messages",
+        &simple_request(false),
+        "200",
+        "application/json",
+        &completion,
+    );
+    exchange(
+        &mut h,
+        "/v1/messages",
+        &simple_request(false),
+        "200",
+        "application/json",
+        &completion,
+    );
+    exchange(
+        &mut h,
+        "/v1/messages",
+        b"{broken",
+        "200",
+        "application/json",
+        b"",
+    );
+    exchange(
+        &mut h,
+        "/v1/messages",
+        &simple_request(false),
+        "429",
+        "application/json",
+        br#"{"error":{"message":"slow down"}}"#,
+    );
+    let stream = fixture("openai/stream-text-include-usage-gpt4o-mini.sse");
+    let cut = &stream[..stream.len() / 3];
+    exchange(
+        &mut h,
+        "/v1/messages",
+        &simple_request(true),
+        "200",
+        "text/event-stream",
+        cut,
+    );
+    exchange(&mut h, "/v1/models", b"", "200", "application/json", b"{}");
+    assert_clean(&h);
+
+    let d = ("direction", "anthropic_client");
+    let model = ("model", "claude-sonnet-4-5");
+    assert_eq!(counter(&h, "requests_converted", &[d, model]), 4);
+    assert_eq!(
+        counter(&h, "client_errors", &[d, ("kind", "malformed_json")]),
+        1
+    );
+    assert_eq!(
+        counter(&h, "upstream_errors", &[d, ("status_class", "4xx")]),
+        1
+    );
+    assert_eq!(
+        counter(&h, "streams_ended_by_error", &[d, ("reason", "incomplete")]),
+        1
+    );
+    assert_eq!(counter(&h, "requests_passed_through", &[]), 1);
+    let tokens = |t: &str| counter(&h, "tokens", &[d, model, ("token_type", t)]);
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_i64()
+        .unwrap_or(0);
+    assert_eq!(
+        tokens("input"),
+        2 * (usage["prompt_tokens"].as_i64().unwrap() - cached)
+    );
+    assert_eq!(
+        tokens("output"),
+        2 * usage["completion_tokens"].as_i64().unwrap()
+    );
+    let histogram = h
+        .metrics()
+        .get(&name("conversion_time_us", &[d]))
+        .expect("conversion time histogram");
+    assert_eq!(histogram.kind, MetricKind::Histogram);
+    assert_eq!(
+        histogram.samples.len(),
+        5,
+        "one sample per exchange the module converted or answered"
+    );
+}
+
+#[test]
+fn access_log_fields_carry_the_last_exchange() {
+    let mut h = openai_host();
+    let completion = fixture("openai/chat-text.json");
+    let usage = serde_json::from_slice::<Value>(&completion).unwrap()["usage"].clone();
+    exchange(
+        &mut h,
+        "/v1/messages",
+        &simple_request(false),
+        "200",
+        "application/json",
+        &completion,
+    );
+    assert_eq!(
+        property(&h, "aob_direction").as_deref(),
+        Some("anthropic_client")
+    );
+    assert_eq!(
+        property(&h, "aob_model").as_deref(),
+        Some("claude-sonnet-4-5")
+    );
+    assert_eq!(
+        property(&h, "aob_output_tokens"),
+        Some(usage["completion_tokens"].to_string())
+    );
+    assert_eq!(
+        property(&h, "aob_cache_creation_tokens").as_deref(),
+        Some("0")
+    );
+}
+
+#[test]
+fn the_model_tag_follows_model_map_and_openai_clients_count_too() {
+    let mut h =
+        host(r#"{"upstream_protocol":"anthropic","model_map":{"gpt-*":"claude-mapped-1.5"}}"#);
+    let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
+    let headers = [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        (":authority", "b"),
+        ("authorization", "Bearer k"),
+    ];
+    {
+        let mut s = h.http_stream();
+        s.request(&headers, body, &Chunking::Whole).unwrap();
+        s.response(
+            &[(":status", "529"), ("content-type", "application/json")],
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            &Chunking::Whole,
+        )
+        .unwrap();
+        s.finish().unwrap();
+    }
+    let d = ("direction", "openai_client");
+    assert_eq!(
+        counter(
+            &h,
+            "requests_converted",
+            &[d, ("model", "claude-mapped-1.5")]
+        ),
+        1
+    );
+    assert_eq!(
+        counter(&h, "upstream_errors", &[d, ("status_class", "5xx")]),
+        1,
+        "529 reaches the client as 503"
+    );
+}
