@@ -91,10 +91,8 @@ fuzz:
 LITELLM_VENV := bench/.venv-litellm
 
 bench: build venv bench-tools
-	cargo bench --bench convert
 	cargo build --release --target wasm32-wasip1 --manifest-path benches/floor-wasm/Cargo.toml
-	cargo run --profile bench-host -p host-harness --example inwasm_bench
-	$(PY) bench/e2e.py
+	$(PY) bench/all.py -- $(BENCH_ARGS)
 
 bench-tools: wasm-target
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \

@@ -26,7 +26,8 @@ LITELLM_CONFIG = BENCH / "litellm.yaml"
 WRK_SCRIPT = BENCH / "wrk_post.lua"
 MAX_BODY = 32 * 1024 * 1024
 HEADERS = {"content-type": "application/json", "x-api-key": "sk-bench", "anthropic-version": "2023-06-01"}
-NAMES = {"P": "Envoy passthrough", "B": "Envoy + bridge", "L": "LiteLLM proxy", "D": "direct, no proxy"}
+NAMES = {"P": "Envoy passthrough", "B": "Envoy + bridge", "L": "LiteLLM proxy", "D": "direct, no proxy",
+         "W": "Envoy + bridge, request passed through"}
 WRK_ERRORS = ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
 
 

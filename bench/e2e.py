@@ -181,22 +181,33 @@ def small_stream_body():
     return json.dumps(dict(request, stream=True), separators=(",", ":")).encode()
 
 
+def small_openai_stream_body():
+    request = json.loads((FIXTURES / "openai-small.json").read_bytes())
+    return json.dumps(dict(request, stream=True), separators=(",", ":")).encode()
+
+
 def run_delay(args, workdir, cpus, timed_port):
     proxy_cpus, _ = cpus
     log("per-event streaming delay")
     envoys = {kind: Envoy(args, workdir, f"{kind}-timed", front_config(args, timed_port, kind == "B"),
                           proxy_cpus).start() for kind in ("P", "B")}
-    ports = {"D": timed_port, **{kind: envoy.port() for kind, envoy in envoys.items()}}
+    # W: the bridge's Envoy, sent a request in the upstream's own protocol,
+    # which the filter passes through: what V8 and the filter's callbacks
+    # cost per event before any conversion.
+    ports = {"D": timed_port, **{kind: envoy.port() for kind, envoy in envoys.items()}, "W": envoys["B"].port()}
+    pids = {"P": envoys["P"].pid, "B": envoys["B"].pid, "W": envoys["B"].pid}
+    bodies = {kind: small_stream_body() for kind in ports}
+    bodies["W"] = small_openai_stream_body()
+    paths = {kind: "/v1/chat/completions" if kind == "W" else "/v1/messages" for kind in ports}
     delays = {kind: [] for kind in ports}
-    envoy_ns = {kind: 0 for kind in envoys}  # Envoy's CPU time while streaming the timed events
-    body = small_stream_body()
+    envoy_ns = {kind: 0 for kind in pids}  # Envoy's CPU time while streaming the timed events
     with CpuMeter() as meter:
         for _ in range(args.rounds):
             for kind, port in ports.items():
-                before = cpu_ns(envoys[kind].pid) if kind in envoys else 0
-                got = sse_probe.event_delays(port, body, skip=5)
-                if kind in envoys:
-                    envoy_ns[kind] += cpu_ns(envoys[kind].pid) - before
+                before = cpu_ns(pids[kind]) if kind in pids else 0
+                got = sse_probe.event_delays(port, bodies[kind], skip=5, path=paths[kind])
+                if kind in pids:
+                    envoy_ns[kind] += cpu_ns(pids[kind]) - before
                 if len(got) < args.events - 5:
                     raise RuntimeError(f"{NAMES[kind]}: only {len(got)} of {args.events} timed events arrived")
                 delays[kind].extend(got)
@@ -295,6 +306,7 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
                "| response body bytes | CPU proxy | CPU wrk+upstream | CPU others |")
     out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     summaries = {key: summarize(runs) for key, runs in results.items()}
+    key["throughput"] = [dict(s, scenario=k[0], load=k[1], proxy=k[2]) for k, s in summaries.items()]
     loads = list(dict.fromkeys(key[1] for key in results))
     for scenario in ("non-streaming", "streaming"):
         for load in loads:
@@ -362,13 +374,15 @@ def delay_report(args, delays, per_event_us, timed_wasm, others, key):
                f"response, the first 5 dropped, {args.rounds} responses per row, rows in turn), each carrying its "
                f"write time (CLOCK_MONOTONIC) in its content text; a raw-socket client reads the events directly "
                f"(no proxy: the floor of this measurement, Python and wake-ups included), through Envoy "
-               f"passthrough (OpenAI events as they are) and through Envoy + bridge (converted Anthropic events), "
+               f"passthrough (OpenAI events as they are), through Envoy + bridge (converted Anthropic events), and "
+               f"through the bridge's Envoy with an OpenAI request on /v1/chat/completions, which the filter "
+               f"passes through (its callbacks run, nothing is converted), "
                f"and subtracts each event's write time from its arrival. Other processes used {others:.0%} of a "
                f"core meanwhile.\n")
     out.append("| path | events | median µs | p90 µs | p99 µs | max µs | Envoy CPU µs per event |")
     out.append("|---|---|---|---|---|---|---|")
     us = {kind: [x / 1000 for x in values] for kind, values in delays.items()}
-    for kind in ("D", "P", "B"):
+    for kind in ("D", "P", "W", "B"):
         d = us[kind]
         cpu = f"{per_event_us[kind]:.0f}" if kind in per_event_us else ""
         out.append(f"| {NAMES[kind]} | {len(d)} | {percentile(d, 50):.0f} | {percentile(d, 90):.0f} | "
@@ -378,6 +392,10 @@ def delay_report(args, delays, per_event_us, timed_wasm, others, key):
     key["cpu_per_event_timed"] = per_event_us["B"] - per_event_us["P"]
     out.append(f"| **added by the bridge (B − P)** | | **{diff[50]:.0f}** | {diff[90]:.0f} | {diff[99]:.0f} | | "
                f"{per_event_us['B'] - per_event_us['P']:.0f} |")
+    loaded = {q: percentile(us["W"], q) - percentile(us["P"], q) for q in (50, 90, 99)}
+    key["loaded_per_event_timed"] = loaded[50]
+    out.append(f"| of which the filter loaded, no conversion (W − P) | | {loaded[50]:.0f} | {loaded[90]:.0f} | "
+               f"{loaded[99]:.0f} | | {per_event_us['W'] - per_event_us['P']:.0f} |")
     out.append("")
     out.append("Envoy CPU per event: the Envoy process's CPU time (all threads, /proc schedstat) while it "
                "streamed the timed responses, over the events it forwarded. With one event every "
@@ -501,6 +519,7 @@ def main():
     parser.add_argument("--litellm", type=Path, default=LITELLM_VENV / "bin" / "litellm")
     parser.add_argument("--litellm-start-timeout", type=int, default=180)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--json", type=Path, help="also write the key numbers here, for bench/all.py")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the configs and logs")
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
@@ -573,6 +592,9 @@ def main():
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     log(f"report written to {args.output}")
+    if args.json:
+        key["interval_ms"] = args.interval_ms
+        args.json.write_text(json.dumps(key, indent=1))
 
 
 if __name__ == "__main__":

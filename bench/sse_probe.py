@@ -53,12 +53,12 @@ class ChunkedDecoder:
         return b"".join(out)
 
 
-def open_stream(port, body, timeout=120):
-    """POST `body` to /v1/messages; return the socket, status, headers and the
+def open_stream(port, body, timeout=120, path="/v1/messages"):
+    """POST `body` to `path`; return the socket, status, headers and the
     body bytes that came with the head."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    head = (f"POST /v1/messages HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
             + "".join(f"{k}: {v}\r\n" for k, v in HEADERS.items())
             + f"content-length: {len(body)}\r\n\r\n").encode()
     sock.sendall(head + body)
@@ -82,9 +82,9 @@ def open_stream(port, body, timeout=120):
     return sock, headers, rest
 
 
-def event_delays(port, body, skip):
+def event_delays(port, body, skip, path="/v1/messages"):
     """Per-event delays (ns) of one timed stream, the first `skip` dropped."""
-    sock, headers, data = open_stream(port, body)
+    sock, headers, data = open_stream(port, body, path=path)
     decoder = ChunkedDecoder() if headers.get(b"transfer-encoding") == b"chunked" else None
     pending = b""
     delays = []
