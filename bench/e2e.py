@@ -73,10 +73,17 @@ def median(values):
 
 # ---------------------------------------------------------------- throughput
 
+def body_name(args):
+    try:
+        return str(args.body.relative_to(REPO))
+    except ValueError:
+        return str(args.body)
+
+
 def run_throughput(args, workdir, cpus, notes):
     proxy_cpus, load_cpus = cpus
     bodies = {}
-    request = json.loads(CLAUDE_CODE_BODY.read_bytes())
+    request = json.loads(args.body.read_bytes())
     for scenario, stream in (("non-streaming", False), ("streaming", True)):
         bodies[scenario] = workdir / f"claude-code-{scenario}.json"
         bodies[scenario].write_text(json.dumps(dict(request, stream=stream), separators=(",", ":")))
@@ -96,7 +103,7 @@ def run_throughput(args, workdir, cpus, notes):
     results = {}  # (scenario, load, kind) -> [wrk results]
     sizes = {}  # (scenario, kind) -> response body bytes
     commands = {}
-    for scenario in ("non-streaming", "streaming"):
+    for scenario in args.scenarios:
         stream = scenario == "streaming"
         body_path = bodies[scenario]
         targets = {}  # kind -> (port, pid)
@@ -289,8 +296,9 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
     out = []
     n_events = STREAM_FIXTURE.read_bytes().count(b"data: ")
     with_l = any(k[2] == "L" for k in results)
-    out.append(f"Request: fixtures/bench/anthropic-claude-code.json ({CLAUDE_CODE_BODY.stat().st_size / 1000:.0f} KB, "
-               f"`stream` false or true) POSTed to /v1/messages. Upstream: a separate Envoy answering any POST "
+    out.append(f"Request: {body_name(args)} ({args.body.stat().st_size / 1000:.0f} KB, "
+               f"`stream` {' or '.join({'non-streaming': 'false', 'streaming': 'true'}[x] for x in args.scenarios)}) "
+               f"POSTed to /v1/messages. Upstream: a separate Envoy answering any POST "
                f"with a `direct_response`: openai-completion.json ({(FIXTURES / 'openai-completion.json').stat().st_size:,} "
                f"bytes) or openai-stream.sse ({STREAM_FIXTURE.stat().st_size / 1e6:.1f} MB, {n_events:,} events). "
                f"Load: wrk, 1 thread, {args.duration} s per run, {args.rounds} round{'s' if args.rounds > 1 else ''} in "
@@ -456,7 +464,7 @@ def targets_report(args, key):
     """The numbers the issue sets targets for, in one place."""
     out = ["### Against the targets\n"]
     if "added_non-streaming" in key:
-        out.append(f"- Added latency per request in Envoy, non-streaming Claude Code request: "
+        out.append(f"- Added latency per request in Envoy, non-streaming request ({body_name(args)}): "
                    f"**{key['added_non-streaming']:,.0f} µs** (target: within 2× of the conversion's floor measured "
                    f"inside the module for the same body, from the in-wasm benchmark).")
     if "added_per_event_warm" in key or "added_per_event_timed" in key:
@@ -519,10 +527,18 @@ def main():
     parser.add_argument("--litellm", type=Path, default=LITELLM_VENV / "bin" / "litellm")
     parser.add_argument("--litellm-start-timeout", type=int, default=180)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--body", type=Path, default=CLAUDE_CODE_BODY,
+                        help="the Anthropic request of the throughput part (fixtures/bench/anthropic-claude-code.json)")
+    parser.add_argument("--scenarios", default="non-streaming,streaming",
+                        help="throughput scenarios: non-streaming, streaming or both (both)")
     parser.add_argument("--json", type=Path, help="also write the key numbers here, for bench/all.py")
     parser.add_argument("--keep-workdir", action="store_true", help="keep the configs and logs")
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if not args.scenarios or set(args.scenarios) - {"non-streaming", "streaming"}:
+        parser.error("--scenarios takes non-streaming, streaming or both")
+    args.body = args.body.resolve()
     if not parts or set(parts) - set(PARTS):
         parser.error(f"--parts takes a comma list of {', '.join(PARTS)}")
     if args.quick:

@@ -5,6 +5,8 @@ Requests, in both protocols:
   small           a short chat request (~1 KB)
   claude-code     Claude Code-sized (~150 KB): long system prompt, 20 tools with
                   schemas, 40 turns with tool_use/tool_result and images
+  claude-code-76k the same shape at 76 KB (20 turns), Anthropic only: the body
+                  of the LiteLLM comparison at the size its reference was taken on
   large           ~5 MB: the same shape with many more turns and larger images
 Streams (what an upstream sends) and upstream answers for the end-to-end runs:
   openai-stream.sse        a long OpenAI chunk stream (reasoning, text, tool calls)
@@ -186,6 +188,10 @@ def main():
         "id": "msg_bench", "type": "message", "role": "assistant", "model": "claude-bench",
         "content": [{"type": "text", "text": text(rng, 300)}], "stop_reason": "end_turn", "stop_sequence": None,
         "usage": {"input_tokens": 1000, "cache_read_input_tokens": 40000, "cache_creation_input_tokens": 0, "output_tokens": 300}}))
+    # The size the LiteLLM reference figure was taken on (about 76 KB);
+    # its own seed, so the files above do not change.
+    medium = anthropic_request(random.Random(76), turns=20, system_words=1000, image_bytes=3000, result_words=130)
+    (out / "anthropic-claude-code-76k.json").write_text(json.dumps(medium, separators=(",", ":")))
     for path in sorted(out.iterdir()):
         print(f"{path.stat().st_size:>10}  {path.name}")
 
