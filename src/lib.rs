@@ -21,6 +21,7 @@ pub mod config;
 pub mod convert;
 pub mod digest;
 pub mod exchange;
+pub mod json;
 pub mod openai;
 pub mod report;
 pub mod sse;

@@ -260,7 +260,7 @@ pub fn write_event(out: &mut Vec<u8>, event: &str, data: &impl Serialize) {
 pub fn write_data(out: &mut Vec<u8>, data: &impl Serialize) {
     out.extend_from_slice(b"data: ");
     // Serializing plain structs into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, data);
+    let _ = crate::json::write(out, data);
     out.extend_from_slice(b"\n\n");
 }
 

@@ -110,7 +110,7 @@ pub fn anthropic_error_body(kind: &str, message: &str) -> Vec<u8> {
             message: message.into(),
         },
     };
-    serde_json::to_vec(&body).unwrap_or_default()
+    crate::json::to_vec(&body).unwrap_or_default()
 }
 
 /// `{"error":{"message":M,"type":T,"param":null,"code":C}}`
@@ -123,7 +123,7 @@ pub fn openai_error_body(kind: &str, message: &str, code: Option<&str>) -> Vec<u
             code: code.map(CowStr::from),
         },
     };
-    serde_json::to_vec(&body).unwrap_or_default()
+    crate::json::to_vec(&body).unwrap_or_default()
 }
 
 /// What an upstream said in an error body, in whatever shape it came.

@@ -47,7 +47,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     let chat = chat_request(request, config, &tool_names)?;
     let model = chat.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
-    serde_json::to_writer(&mut out, &chat)
+    crate::json::write(&mut out, &chat)
         .map_err(|e| ClientError::invalid_request(format!("request cannot be converted: {e}")))?;
     Ok(ConvertedRequest {
         body: out,

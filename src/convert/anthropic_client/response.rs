@@ -26,7 +26,7 @@ pub struct ResponseContext {
 pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
     match message_from_body(body, ctx) {
         Ok(message) => (
-            serde_json::to_vec(&message).unwrap_or_default(),
+            crate::json::to_vec(&message).unwrap_or_default(),
             Some(Tokens::from(&message.usage)),
         ),
         Err(message) => {

@@ -52,7 +52,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     let messages_request = messages_request(request, config)?;
     let model = messages_request.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
-    serde_json::to_writer(&mut out, &messages_request)
+    crate::json::write(&mut out, &messages_request)
         .map_err(|e| ClientError::invalid_request(format!("request cannot be converted: {e}")))?;
     Ok(ConvertedRequest {
         body: out,

@@ -29,7 +29,7 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<
             let tokens = Tokens::from(&message.usage);
             let completion = completion_from_message(message, ctx);
             (
-                serde_json::to_vec(&completion).unwrap_or_default(),
+                crate::json::to_vec(&completion).unwrap_or_default(),
                 Some(tokens),
             )
         }

@@ -376,7 +376,7 @@ impl EventsToChunks {
     fn write_delta(&self, out: &mut Vec<u8>, delta: ChatMessage<'_>) {
         out.extend_from_slice(&self.envelope);
         // Serializing plain structs into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &delta);
+        let _ = crate::json::write(out, &delta);
         out.extend_from_slice(b",\"finish_reason\":null}]}\n\n");
     }
 
@@ -431,12 +431,11 @@ impl EventsToChunks {
 /// The start of every content chunk of a stream, up to its delta.
 fn chunk_envelope(id: &str, created: u64, model: &str) -> Vec<u8> {
     let mut out = b"data: {\"id\":".to_vec();
-    // Serializing strings into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, id);
+    crate::json::write_str(&mut out, id);
     out.extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
     out.extend_from_slice(created.to_string().as_bytes());
     out.extend_from_slice(b",\"model\":");
-    let _ = serde_json::to_writer(&mut out, model);
+    crate::json::write_str(&mut out, model);
     out.extend_from_slice(b",\"choices\":[{\"index\":0,\"delta\":");
     out
 }
