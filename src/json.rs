@@ -102,6 +102,45 @@ fn by_serde_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<
     serde_json::to_writer(out, value)
 }
 
+/// Strings, chars, enum variant names and newtype wrappers: the same for
+/// values and for object keys.
+macro_rules! strings {
+    () => {
+        fn serialize_str(self, v: &str) -> Result<(), Error> {
+            write_str(self.out, v);
+            Ok(())
+        }
+        fn serialize_char(self, v: char) -> Result<(), Error> {
+            write_str(self.out, v.encode_utf8(&mut [0; 4]));
+            Ok(())
+        }
+        fn serialize_unit_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            variant: &'static str,
+        ) -> Result<(), Error> {
+            self.serialize_str(variant)
+        }
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            value: &T,
+        ) -> Result<(), Error> {
+            value.serialize(self)
+        }
+    };
+}
+
+/// Numbers are written by serde_json (itoa, ryu, `null` for non-finite).
+macro_rules! numbers_by_serde_json {
+    ($($method:ident($ty:ty)),*) => {$(
+        fn $method(self, v: $ty) -> Result<(), Error> {
+            by_serde_json(self.out, &v)
+        }
+    )*};
+}
+
 struct Writer<'o> {
     out: &'o mut Vec<u8>,
 }
@@ -166,6 +205,7 @@ impl Compound<'_, '_> {
 impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
     type Ok = ();
     type Error = Error;
+    strings!();
     type SerializeSeq = Compound<'a, 'o>;
     type SerializeTuple = Compound<'a, 'o>;
     type SerializeTupleStruct = Compound<'a, 'o>;
@@ -179,50 +219,20 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
             .extend_from_slice(if v { b"true" } else { b"false" });
         Ok(())
     }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        by_serde_json(self.out, &v)
-    }
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        write_str(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.out, v);
-        Ok(())
-    }
+    numbers_by_serde_json!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64)
+    );
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
         by_serde_json(self.out, v)
     }
@@ -238,21 +248,6 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
     }
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
         self.serialize_unit()
-    }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -310,49 +305,28 @@ impl<'a, 'o> ser::Serializer for &'a mut Writer<'o> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
+/// The array-like serializers differ only in their names.
+macro_rules! array_impls {
+    ($($trait:ident::$method:ident),*) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = Error;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+                self.element(value)
+            }
+            fn end(self) -> Result<(), Error> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.element(value)
-    }
-    fn end(self) -> Result<(), Error> {
-        self.close()
-    }
-}
+array_impls!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();
@@ -417,6 +391,56 @@ impl ser::SerializeStruct for Either<'_, '_> {
     }
 }
 
+/// Serializer methods that refuse their value with `$error()`.
+macro_rules! reject {
+    ($error:ident: $($method:ident($($arg:ty),*) -> $ret:ty),* $(,)?) => {$(
+        fn $method(self, $(_: $arg),*) -> Result<$ret, Error> {
+            Err($error())
+        }
+    )*};
+}
+
+/// The serializers that only take scalars: none of these compounds.
+macro_rules! no_compounds {
+    ($error:ident) => {
+        type SerializeSeq = Impossible<(), Error>;
+        type SerializeTuple = Impossible<(), Error>;
+        type SerializeTupleStruct = Impossible<(), Error>;
+        type SerializeTupleVariant = Impossible<(), Error>;
+        type SerializeMap = Impossible<(), Error>;
+        type SerializeStruct = Impossible<(), Error>;
+        type SerializeStructVariant = Impossible<(), Error>;
+
+        fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
+            Err($error())
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _value: &T,
+        ) -> Result<(), Error> {
+            Err($error())
+        }
+        reject!($error:
+            serialize_f32(f32) -> (),
+            serialize_f64(f64) -> (),
+            serialize_bytes(&[u8]) -> (),
+            serialize_none() -> (),
+            serialize_unit() -> (),
+            serialize_unit_struct(&'static str) -> (),
+            serialize_seq(Option<usize>) -> Self::SerializeSeq,
+            serialize_tuple(usize) -> Self::SerializeTuple,
+            serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct,
+            serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant,
+            serialize_map(Option<usize>) -> Self::SerializeMap,
+            serialize_struct(&'static str, usize) -> Self::SerializeStruct,
+            serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant,
+        );
+    };
+}
+
 fn key_must_be_a_string() -> Error {
     ser::Error::custom("key must be a string")
 }
@@ -436,138 +460,31 @@ impl MapKey<'_> {
     }
 }
 
+/// Map keys that are numbers or booleans, written quoted.
+macro_rules! quoted_keys {
+    ($($method:ident($ty:ty)),*) => {$(
+        fn $method(self, v: $ty) -> Result<(), Error> {
+            self.quoted(v)
+        }
+    )*};
+}
+
 impl ser::Serializer for MapKey<'_> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
-
-    fn serialize_str(self, v: &str) -> Result<(), Error> {
-        write_str(self.out, v);
-        Ok(())
-    }
-    fn serialize_char(self, v: char) -> Result<(), Error> {
-        write_str(self.out, v.encode_utf8(&mut [0; 4]));
-        Ok(())
-    }
-    fn serialize_bool(self, v: bool) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), Error> {
-        self.quoted(v)
-    }
-    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<(), Error> {
-        self.serialize_str(variant)
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<(), Error> {
-        value.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, Error> {
-        Err(key_must_be_a_string())
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
-        Err(key_must_be_a_string())
-    }
+    strings!();
+    no_compounds!(key_must_be_a_string);
+    quoted_keys!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64)
+    );
 }
 
 /// The text inside a `RawValue`: already JSON, appended as it is.
@@ -582,132 +499,30 @@ fn raw_value_must_be_text() -> Error {
 impl ser::Serializer for RawText<'_> {
     type Ok = ();
     type Error = Error;
-    type SerializeSeq = Impossible<(), Error>;
-    type SerializeTuple = Impossible<(), Error>;
-    type SerializeTupleStruct = Impossible<(), Error>;
-    type SerializeTupleVariant = Impossible<(), Error>;
-    type SerializeMap = Impossible<(), Error>;
-    type SerializeStruct = Impossible<(), Error>;
-    type SerializeStructVariant = Impossible<(), Error>;
+    no_compounds!(raw_value_must_be_text);
+    reject!(raw_value_must_be_text:
+        serialize_bool(bool) -> (),
+        serialize_i8(i8) -> (),
+        serialize_i16(i16) -> (),
+        serialize_i32(i32) -> (),
+        serialize_i64(i64) -> (),
+        serialize_u8(u8) -> (),
+        serialize_u16(u16) -> (),
+        serialize_u32(u32) -> (),
+        serialize_u64(u64) -> (),
+        serialize_char(char) -> (),
+        serialize_unit_variant(&'static str, u32, &'static str) -> (),
+    );
 
     fn serialize_str(self, v: &str) -> Result<(), Error> {
         self.out.extend_from_slice(v.as_bytes());
         Ok(())
-    }
-    fn serialize_bool(self, _v: bool) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_i8(self, _v: i8) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_i16(self, _v: i16) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_i32(self, _v: i32) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_i64(self, _v: i64) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_u8(self, _v: u8) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_u16(self, _v: u16) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_u32(self, _v: u32) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_u64(self, _v: u64) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_f32(self, _v: f32) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_f64(self, _v: f64) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_char(self, _v: char) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_none(self) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_unit(self) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-    ) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         _value: &T,
     ) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStruct, Error> {
-        Err(raw_value_must_be_text())
-    }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, Error> {
         Err(raw_value_must_be_text())
     }
 }

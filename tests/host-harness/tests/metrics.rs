@@ -54,27 +54,25 @@ fn exchange(
     s.finish().unwrap();
 }
 
+/// A converted non-streaming request answered 200 with `completion`.
+fn converted_exchange(h: &mut Host, completion: &[u8]) {
+    exchange(
+        h,
+        "/v1/messages",
+        &simple_request(false),
+        "200",
+        "application/json",
+        completion,
+    );
+}
+
 #[test]
 fn each_exchange_is_counted_once_by_what_happened() {
     let mut h = openai_host();
     let completion = fixture("openai/chat-text.json");
     let usage = serde_json::from_slice::<Value>(&completion).unwrap()["usage"].clone();
-    exchange(
-        &mut h,
-        "/v1/messages",
-        &simple_request(false),
-        "200",
-        "application/json",
-        &completion,
-    );
-    exchange(
-        &mut h,
-        "/v1/messages",
-        &simple_request(false),
-        "200",
-        "application/json",
-        &completion,
-    );
+    converted_exchange(&mut h, &completion);
+    converted_exchange(&mut h, &completion);
     exchange(
         &mut h,
         "/v1/messages",
@@ -149,14 +147,7 @@ fn access_log_fields_carry_the_last_exchange() {
     let mut h = openai_host();
     let completion = fixture("openai/chat-text.json");
     let usage = serde_json::from_slice::<Value>(&completion).unwrap()["usage"].clone();
-    exchange(
-        &mut h,
-        "/v1/messages",
-        &simple_request(false),
-        "200",
-        "application/json",
-        &completion,
-    );
+    converted_exchange(&mut h, &completion);
     assert_eq!(
         property(&h, "aob_direction").as_deref(),
         Some("anthropic_client")
