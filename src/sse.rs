@@ -17,7 +17,13 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 pub enum SseItem<'a> {
     /// A dispatched event: its `event:` name (empty when none) and its
     /// `data:` lines joined with `\n`.
-    Event { event: &'a str, data: &'a str },
+    /// `terminated` is false for the last event of a body that ended before
+    /// its blank line: it may have been cut.
+    Event {
+        event: &'a str,
+        data: &'a str,
+        terminated: bool,
+    },
     /// A comment line (`: keep-alive`), without the colon and one leading space.
     Comment(&'a str),
 }
@@ -119,7 +125,7 @@ impl SseParser {
             let line = std::mem::take(&mut self.line);
             self.process_line(&line, sink)?;
         }
-        self.dispatch(sink);
+        self.dispatch(sink, false);
         Ok(())
     }
 
@@ -139,7 +145,7 @@ impl SseParser {
         sink: &mut dyn FnMut(SseItem<'_>),
     ) -> Result<(), LineTooLong> {
         if line.is_empty() {
-            self.dispatch(sink);
+            self.dispatch(sink, true);
             return Ok(());
         }
         let text = String::from_utf8_lossy(line);
@@ -171,11 +177,12 @@ impl SseParser {
         Ok(())
     }
 
-    fn dispatch(&mut self, sink: &mut dyn FnMut(SseItem<'_>)) {
+    fn dispatch(&mut self, sink: &mut dyn FnMut(SseItem<'_>), terminated: bool) {
         if self.has_data {
             sink(SseItem::Event {
                 event: &self.event,
                 data: &self.data,
+                terminated,
             });
         }
         self.data.clear();
@@ -189,9 +196,6 @@ pub trait SseHandler {
     fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>);
     /// The body broke SSE framing: a line longer than the parser's bound.
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>);
-    /// The body is ending: what the parser reports next is its last,
-    /// possibly unterminated, event (a body cut mid-line ends there).
-    fn on_body_ending(&mut self) {}
     /// The body ended.
     fn on_end(&mut self, out: &mut Vec<u8>);
     /// A final event has been written; nothing more will be.
@@ -232,7 +236,6 @@ impl<H: SseHandler> SseConverter<H> {
             return;
         }
         let handler = &mut self.handler;
-        handler.on_body_ending();
         if let Err(e) = self.parser.finish(&mut |item| handler.on_item(item, out)) {
             handler.on_invalid(&e, out);
         }
@@ -293,7 +296,9 @@ mod tests {
         let mut items = Vec::new();
         let mut sink = |item: SseItem<'_>| {
             items.push(match item {
-                SseItem::Event { event, data } => Owned::Event(event.to_string(), data.to_string()),
+                SseItem::Event { event, data, .. } => {
+                    Owned::Event(event.to_string(), data.to_string())
+                }
                 SseItem::Comment(text) => Owned::Comment(text.to_string()),
             })
         };

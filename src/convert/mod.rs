@@ -15,16 +15,16 @@ pub fn log_dropped_fields(fields: &[(&str, bool)], upstream: &str) {
 /// The error text for a stream that stopped before its final event.
 pub const STREAM_INCOMPLETE: &str = "upstream stream ended before completion";
 
-/// How to report an event whose JSON did not parse. The last event of a body
-/// that ends mid-line is a cut, not a malformed upstream: that is an
-/// incomplete stream.
+/// How to report an event whose JSON did not parse. An event the body ended
+/// in (no blank line after it) was cut, not malformed by the upstream: that
+/// is an incomplete stream.
 pub fn unparsable_event(
-    ending: bool,
+    terminated: bool,
     what: &str,
     error: &serde_json::Error,
 ) -> (crate::report::StreamFailure, String) {
     use crate::report::StreamFailure;
-    if ending {
+    if !terminated {
         (StreamFailure::Incomplete, STREAM_INCOMPLETE.to_string())
     } else {
         (

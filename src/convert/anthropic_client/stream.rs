@@ -45,10 +45,6 @@ impl SseHandler for ChunksToEvents {
         self.item(item, out);
     }
 
-    fn on_body_ending(&mut self) {
-        self.ending = true;
-    }
-
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
         self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
     }
@@ -127,8 +123,6 @@ pub struct ChunksToEvents {
     usage: Option<ChatUsage>,
     refused: bool,
     failure: Option<StreamFailure>,
-    /// The body has ended: the next event is the last (see `unparsable_event`).
-    ending: bool,
 }
 
 impl ChunksToEvents {
@@ -145,7 +139,6 @@ impl ChunksToEvents {
             usage: None,
             refused: false,
             failure: None,
-            ending: false,
         }
     }
 
@@ -158,11 +151,15 @@ impl ChunksToEvents {
                 self.start(out, "", "");
                 write_event(out, "ping", &event("ping"));
             }
-            SseItem::Event { event: name, data } => self.on_data(name, data.trim(), out),
+            SseItem::Event {
+                event: name,
+                data,
+                terminated,
+            } => self.on_data(name, data.trim(), terminated, out),
         }
     }
 
-    fn on_data(&mut self, name: &str, data: &str, out: &mut Vec<u8>) {
+    fn on_data(&mut self, name: &str, data: &str, terminated: bool, out: &mut Vec<u8>) {
         if data.is_empty() {
             return;
         }
@@ -173,7 +170,7 @@ impl ChunksToEvents {
         let chunk: ChatCompletionChunk<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(chunk) => chunk,
             Err(e) => {
-                let (failure, message) = unparsable_event(self.ending, "chunk", &e);
+                let (failure, message) = unparsable_event(terminated, "chunk", &e);
                 self.error(out, failure, "api_error", &message);
                 return;
             }

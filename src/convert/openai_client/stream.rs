@@ -39,10 +39,6 @@ impl SseHandler for EventsToChunks {
         self.item(item, out);
     }
 
-    fn on_body_ending(&mut self) {
-        self.ending = true;
-    }
-
     fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
         self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
     }
@@ -100,8 +96,6 @@ pub struct EventsToChunks {
     usage: Usage,
     finished: bool,
     failure: Option<StreamFailure>,
-    /// The body has ended: the next event is the last (see `unparsable_event`).
-    ending: bool,
 }
 
 impl EventsToChunks {
@@ -119,7 +113,6 @@ impl EventsToChunks {
             usage: Usage::default(),
             finished: false,
             failure: None,
-            ending: false,
         }
     }
 
@@ -129,18 +122,20 @@ impl EventsToChunks {
         }
         match item {
             SseItem::Comment(_) => write_comment(out, "ping"),
-            SseItem::Event { data, .. } => self.on_data(data.trim(), out),
+            SseItem::Event {
+                data, terminated, ..
+            } => self.on_data(data.trim(), terminated, out),
         }
     }
 
-    fn on_data(&mut self, data: &str, out: &mut Vec<u8>) {
+    fn on_data(&mut self, data: &str, terminated: bool, out: &mut Vec<u8>) {
         if data.is_empty() {
             return;
         }
         let event: StreamEvent<'_> = match serde_json::from_slice(data.as_bytes()) {
             Ok(event) => event,
             Err(e) => {
-                let (failure, message) = unparsable_event(self.ending, "event", &e);
+                let (failure, message) = unparsable_event(terminated, "event", &e);
                 self.error(out, failure, "api_error", &message);
                 return;
             }
