@@ -5,6 +5,7 @@
 
 use anthropic_openai_bridge::config::Config;
 use anthropic_openai_bridge::convert::{anthropic_client, openai_client};
+use anthropic_openai_bridge::sse::{SseConverter, SseHandler};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,36 @@ fn row(name: &str, bytes: usize, events: Option<usize>, convert: f64, floor: f64
     );
 }
 
+/// A recorded stream fed in 1,400-byte pieces, as Envoy hands them over.
+fn stream_row<H: SseHandler>(
+    name: &str,
+    file: &str,
+    budget: Duration,
+    new: impl Fn() -> SseConverter<H>,
+) {
+    if !selected(name) {
+        return;
+    }
+    let stream = fixture(file);
+    let events = stream.windows(2).filter(|w| w == b"\n\n").count();
+    let t = time(budget, || {
+        let mut converter = new();
+        let mut out = Vec::with_capacity(stream.len() * 2);
+        for chunk in stream.chunks(1400) {
+            converter.push(chunk, &mut out);
+        }
+        converter.finish(&mut out);
+        black_box(out);
+    });
+    row(
+        name,
+        stream.len(),
+        Some(events),
+        t,
+        time_floor(budget, || stream_floor(&stream)),
+    );
+}
+
 fn main() {
     let budget = Duration::from_millis(
         std::env::var("BENCH_MS")
@@ -163,44 +194,16 @@ fn main() {
         );
     }
 
-    if selected("stream openai→anthropic") {
-        let stream = fixture("openai-stream.sse");
-        let events = stream.windows(2).filter(|w| w == b"\n\n").count();
-        let t = time(budget, || {
-            let mut converter = anthropic_client::stream::StreamConverter::new(ctx.clone());
-            let mut out = Vec::with_capacity(stream.len() * 2);
-            for chunk in stream.chunks(1400) {
-                converter.push(chunk, &mut out);
-            }
-            converter.finish(&mut out);
-            black_box(out);
-        });
-        row(
-            "stream openai→anthropic",
-            stream.len(),
-            Some(events),
-            t,
-            time_floor(budget, || stream_floor(&stream)),
-        );
-    }
-    if selected("stream anthropic→openai") {
-        let stream = fixture("anthropic-stream.sse");
-        let events = stream.windows(2).filter(|w| w == b"\n\n").count();
-        let t = time(budget, || {
-            let mut converter = openai_client::stream::StreamConverter::new(octx.clone());
-            let mut out = Vec::with_capacity(stream.len() * 2);
-            for chunk in stream.chunks(1400) {
-                converter.push(chunk, &mut out);
-            }
-            converter.finish(&mut out);
-            black_box(out);
-        });
-        row(
-            "stream anthropic→openai",
-            stream.len(),
-            Some(events),
-            t,
-            time_floor(budget, || stream_floor(&stream)),
-        );
-    }
+    stream_row(
+        "stream openai→anthropic",
+        "openai-stream.sse",
+        budget,
+        || anthropic_client::stream::StreamConverter::new(ctx.clone()),
+    );
+    stream_row(
+        "stream anthropic→openai",
+        "anthropic-stream.sse",
+        budget,
+        || openai_client::stream::StreamConverter::new(octx.clone()),
+    );
 }
