@@ -13,13 +13,12 @@
 """
 
 import json
-import subprocess
 import time
 import uuid
 
 import pytest
 
-from conftest import ENVOY_BIN, OPENAI_CLIENTS_TEMPLATE, RUNNING, TEMPLATE, Envoy, render_config, retire
+from conftest import OPENAI_CLIENTS_TEMPLATE, RUNNING, TEMPLATE, Envoy, render_config, retire
 from mock_upstream import Reply, json_reply, sse_reply
 from payloads import fixture_json
 from rawhttp import post_json
@@ -124,18 +123,7 @@ class InfoEnvoy(Envoy):
     """Envoy at its default log level, `info`, for every component
     (conftest's Envoy turns on `wasm:debug`)."""
 
-    def start(self):
-        command = [str(ENVOY_BIN), "-c", str(self.config_path), "--concurrency", "1",
-                   "--use-dynamic-base-id", "--admin-address-path", str(self.admin_path),
-                   "--file-flush-interval-msec", "100"]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            self.wait_ready()
-        except Exception:
-            self.stop()
-            raise
-        return self
+    LOG_LEVELS = []
 
 
 @pytest.fixture
