@@ -101,6 +101,15 @@ pub fn openai_error_type(status: u16) -> &'static str {
     }
 }
 
+/// The status an OpenAI client gets for an upstream error status: OpenAI
+/// clients know no 529, Anthropic's "overloaded", so they get 503.
+pub fn openai_client_status(status: u16) -> u16 {
+    match status {
+        529 => 503,
+        _ => status,
+    }
+}
+
 /// `{"type":"error","error":{"type":T,"message":M}}`
 pub fn anthropic_error_body(kind: &str, message: &str) -> Vec<u8> {
     let body = anthropic::ErrorResponse {

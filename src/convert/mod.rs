@@ -38,5 +38,6 @@ pub mod anthropic_client;
 pub mod error;
 pub mod headers;
 pub mod openai_client;
+pub mod pair;
 pub mod signature;
 pub mod tool_names;

@@ -14,8 +14,8 @@
 //! opens. The common case (calls one after another) streams without holding.
 
 use super::response::{
-    anthropic_usage, final_stop, finish_stop_reason, tool_fallback_id, vllm_stop_string,
-    zero_usage, ResponseContext, StopReason,
+    anthropic_usage, final_stop, finish_stop_reason, message_from_body, tool_fallback_id,
+    vllm_stop_string, zero_usage, ResponseContext, StopReason,
 };
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
@@ -670,6 +670,18 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
                 ..delta("text_delta")
             }],
         ),
+    }
+}
+
+/// A whole completion body for a streaming request, as the event stream;
+/// a body that is not a completion becomes an `error` event.
+pub fn completion_as_stream(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
+    match message_from_body(body, ctx) {
+        Ok(message) => (
+            message_as_stream(&message),
+            Some(Tokens::from(&message.usage)),
+        ),
+        Err(message) => (error_stream("api_error", &message), None),
     }
 }
 

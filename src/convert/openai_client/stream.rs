@@ -10,7 +10,9 @@
 
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
-use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::error::{
+    openai_error_type, read_upstream_error, upstream_error_from_json, UpstreamError,
+};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
@@ -511,6 +513,21 @@ pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseC
     }
     write_raw_data(&mut out, "[DONE]");
     out
+}
+
+/// A whole message body for a streaming request, as the chunk stream; a
+/// body that is not a message becomes an error chunk.
+pub fn message_body_as_stream(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
+    match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
+        Ok(message) if message.kind.as_str() == "message" => {
+            let tokens = Tokens::from(&message.usage);
+            (message_as_stream(message, ctx), Some(tokens))
+        }
+        _ => {
+            let error = read_upstream_error(200, body);
+            (error_stream("api_error", &error.message), None)
+        }
+    }
 }
 
 /// A stream holding only an error.
