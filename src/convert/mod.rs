@@ -39,5 +39,6 @@ pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod pair;
+pub mod reasons;
 pub mod signature;
 pub mod tool_names;

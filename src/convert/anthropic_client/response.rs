@@ -3,6 +3,7 @@
 
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
+pub use crate::convert::reasons::{finish_stop_reason, StopReason};
 use crate::convert::signature::sign;
 use crate::convert::tool_names::ToolNames;
 use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
@@ -86,7 +87,7 @@ pub fn message_from_completion<'a>(
         content.push(tool_use_block(call, i, ctx));
     }
     let (stop_reason, stop_sequence) = match (refused, finish_stop_reason(finish.as_deref())) {
-        (true, _) => ("refusal", None),
+        (true, _) => (StopReason::Refusal.as_str(), None),
         (false, stop) => final_stop(stop.unwrap_or(StopReason::EndTurn), stop_string, has_tools),
     };
     Message {
@@ -168,39 +169,6 @@ pub fn tool_input(arguments: &str) -> RawJson<'static> {
     })
 }
 
-/// Anthropic stop reasons the bridge produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    EndTurn,
-    MaxTokens,
-    ToolUse,
-    Refusal,
-}
-
-impl StopReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::EndTurn => "end_turn",
-            StopReason::MaxTokens => "max_tokens",
-            StopReason::ToolUse => "tool_use",
-            StopReason::Refusal => "refusal",
-        }
-    }
-}
-
-/// `finish_reason` → stop reason; `None` for the values that mean "not
-/// finished" (null, "", "null", whitespace), which a stream must ignore.
-pub fn finish_stop_reason(finish: Option<&str>) -> Option<StopReason> {
-    let finish = finish?.trim();
-    Some(match finish {
-        "" | "null" => return None,
-        "length" => StopReason::MaxTokens,
-        "tool_calls" | "function_call" => StopReason::ToolUse,
-        "content_filter" => StopReason::Refusal,
-        _ => StopReason::EndTurn,
-    })
-}
-
 /// The final `(stop_reason, stop_sequence)`: a plain stop becomes
 /// `stop_sequence` when the upstream named the matched string (vLLM), and
 /// `tool_use` when the turn holds tool calls (some servers say `stop` then).
@@ -210,8 +178,10 @@ pub fn final_stop(
     has_tools: bool,
 ) -> (&'static str, Option<String>) {
     match (stop, stop_string) {
-        (StopReason::EndTurn, _) if has_tools => ("tool_use", None),
-        (StopReason::EndTurn, Some(sequence)) => ("stop_sequence", Some(sequence)),
+        (StopReason::EndTurn, _) if has_tools => (StopReason::ToolUse.as_str(), None),
+        (StopReason::EndTurn, Some(sequence)) => {
+            (StopReason::StopSequence.as_str(), Some(sequence))
+        }
         (stop, _) => (stop.as_str(), None),
     }
 }

@@ -18,7 +18,10 @@ use super::response::{
     vllm_stop_string, zero_usage, ResponseContext, StopReason,
 };
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
-use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::error::{
+    anthropic_error_status, anthropic_error_type, openai_error_status, upstream_error_from_json,
+    UpstreamError,
+};
 use crate::convert::signature::Signer;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
@@ -750,24 +753,20 @@ fn part_text<'p>(part: &'p ContentPart<'_>) -> &'p str {
 }
 
 /// The Anthropic error type for a mid-stream upstream error: by the HTTP
-/// status it carries as `code`, else by its own type, else `api_error`.
+/// status it carries as `code`, else by the status its type (or code)
+/// stands for in either protocol, else `api_error`.
 fn stream_error_type(error: &UpstreamError) -> &'static str {
     if let Some(status) = error.code.as_deref().and_then(|c| c.parse::<u16>().ok()) {
         if (400..600).contains(&status) {
             return anthropic_error_type(status);
         }
     }
-    match error.kind.as_deref().or(error.code.as_deref()) {
-        Some("invalid_request_error") => "invalid_request_error",
-        Some("authentication_error") => "authentication_error",
-        Some("permission_error") => "permission_error",
-        Some("not_found_error") => "not_found_error",
-        Some("rate_limit_error" | "rate_limit_exceeded" | "requests" | "tokens") => {
-            "rate_limit_error"
-        }
-        Some("overloaded_error") => "overloaded_error",
-        _ => "api_error",
-    }
+    error
+        .kind
+        .as_deref()
+        .or(error.code.as_deref())
+        .and_then(|name| anthropic_error_status(name).or_else(|| openai_error_status(name)))
+        .map_or("api_error", anthropic_error_type)
 }
 
 /// Tracks whether argument fragments so far form a complete JSON value.

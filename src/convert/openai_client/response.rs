@@ -3,6 +3,7 @@
 
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{openai_error_body, openai_error_type, upstream_error_from_json};
+pub use crate::convert::reasons::finish_reason;
 use crate::openai::{
     ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
 };
@@ -197,16 +198,6 @@ pub fn compact_json(text: CowStr<'_>) -> CowStr<'_> {
         out.push(c);
     }
     CowStr(Cow::Owned(out))
-}
-
-/// `stop_reason` → `finish_reason`.
-pub fn finish_reason(stop: Option<&str>) -> &'static str {
-    match stop {
-        Some("max_tokens" | "model_context_window_exceeded") => "length",
-        Some("tool_use") => "tool_calls",
-        Some("refusal") => "content_filter",
-        _ => "stop",
-    }
 }
 
 /// Anthropic usage → OpenAI usage: cache reads and writes are part of the

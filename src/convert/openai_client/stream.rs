@@ -11,7 +11,8 @@
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{
-    openai_error_type, read_upstream_error, upstream_error_from_json, UpstreamError,
+    anthropic_error_status, openai_error_type, read_upstream_error, upstream_error_from_json,
+    UpstreamError,
 };
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
@@ -404,14 +405,7 @@ impl EventsToChunks {
             return;
         }
         self.failure = Some(failure);
-        let status = match code {
-            "invalid_request_error" => 400,
-            "authentication_error" => 401,
-            "permission_error" => 403,
-            "not_found_error" => 404,
-            "rate_limit_error" => 429,
-            _ => 500,
-        };
+        let status = anthropic_error_status(code).unwrap_or(500);
         let body = crate::openai::ErrorResponse {
             error: crate::openai::ErrorBody {
                 message: CowStr::borrowed(message),
