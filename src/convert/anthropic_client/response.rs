@@ -6,6 +6,7 @@ use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
 pub use crate::convert::reasons::{finish_stop_reason, StopReason};
 use crate::convert::signature::sign;
 use crate::convert::tool_names::ToolNames;
+use crate::openai::part;
 use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
 use crate::report::Tokens;
 use crate::wire::{CowStr, RawJson, TextOr};
@@ -122,7 +123,7 @@ pub fn content_text<'a>(content: TextOr<'a, ContentPart<'a>>) -> Option<CowStr<'
         TextOr::Items(parts) => {
             let text: String = parts
                 .iter()
-                .filter(|p| p.kind.as_str() == "text")
+                .filter(|p| p.kind.as_str() == part::TEXT)
                 .filter_map(|p| p.text.as_deref())
                 .collect();
             (!text.is_empty()).then(|| text.into())

@@ -17,6 +17,7 @@ use super::response::{
     anthropic_usage, final_stop, finish_stop_reason, message_from_body, tool_fallback_id,
     vllm_stop_string, zero_usage, ResponseContext, StopReason,
 };
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{
     anthropic_error_status, anthropic_error_type, openai_error_status, upstream_error_from_json,
@@ -24,6 +25,7 @@ use crate::convert::error::{
 };
 use crate::convert::signature::Signer;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::openai::part;
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
@@ -222,7 +224,7 @@ impl ChunksToEvents {
             match delta.content {
                 Some(TextOr::Text(text)) => self.text(&text, out),
                 Some(TextOr::Items(parts)) => {
-                    for part in parts.iter().filter(|p| p.kind.as_str() == "text") {
+                    for part in parts.iter().filter(|p| p.kind.as_str() == part::TEXT) {
                         self.text(part_text(part), out);
                     }
                 }
@@ -640,7 +642,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
         ..Default::default()
     };
     match block.kind.as_str() {
-        "thinking" => (
+        block::THINKING => (
             ContentBlock::thinking("", ""),
             vec![
                 Delta {
@@ -653,7 +655,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
                 },
             ],
         ),
-        "tool_use" => (
+        block::TOOL_USE => (
             ContentBlock::tool_use(
                 block.id.as_deref().unwrap_or(""),
                 block.name.as_deref().unwrap_or(""),

@@ -1,9 +1,11 @@
 //! Anthropic message → OpenAI chat completion (DESIGN.md section 5,
 //! "Response"), plus the stop-reason and usage rules the stream shares.
 
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{openai_error_body, openai_error_type, upstream_error_from_json};
 pub use crate::convert::reasons::finish_reason;
+use crate::openai::{role, FUNCTION};
 use crate::openai::{
     ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
 };
@@ -62,13 +64,13 @@ pub fn completion_from_message<'a>(
     let mut tool_calls = Vec::new();
     for block in message.content {
         match block.kind.as_str() {
-            "text" => texts.extend(block.text),
-            "thinking" => {
+            block::TEXT => texts.extend(block.text),
+            block::THINKING => {
                 reasoning.extend(block.thinking.clone());
                 thinking_blocks.push(replay_block(block));
             }
-            "redacted_thinking" => thinking_blocks.push(replay_block(block)),
-            "tool_use" => {
+            block::REDACTED_THINKING => thinking_blocks.push(replay_block(block)),
+            block::TOOL_USE => {
                 let position = tool_calls.len();
                 tool_calls.push(tool_call(block, None, &ctx.fallback_id, position));
             }
@@ -87,7 +89,7 @@ pub fn completion_from_message<'a>(
         choices: vec![Choice {
             index: 0,
             message: ChatMessage {
-                role: Some(CowStr::borrowed("assistant")),
+                role: Some(CowStr::borrowed(role::ASSISTANT)),
                 content,
                 reasoning_content: (!reasoning.is_empty()).then(|| concat(reasoning)),
                 thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
@@ -141,7 +143,7 @@ pub fn tool_call<'a>(
     ToolCall {
         index,
         id: Some(id),
-        kind: Some(CowStr::borrowed("function")),
+        kind: Some(CowStr::borrowed(FUNCTION)),
         function: Some(FunctionCall {
             name: Some(name),
             arguments: Some(arguments),

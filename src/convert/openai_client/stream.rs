@@ -9,12 +9,14 @@
 //! `thinking_blocks` in the finish chunk, so the client can replay them.
 
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{
     anthropic_error_status, openai_error_type, read_upstream_error, upstream_error_from_json,
     UpstreamError,
 };
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::openai::{role, FUNCTION};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{
@@ -192,7 +194,7 @@ impl EventsToChunks {
         self.write_delta(
             out,
             ChatMessage {
-                role: Some(CowStr::borrowed("assistant")),
+                role: Some(CowStr::borrowed(role::ASSISTANT)),
                 content: Some(TextOr::Text(CowStr::borrowed(""))),
                 ..Default::default()
             },
@@ -209,29 +211,29 @@ impl EventsToChunks {
             return;
         };
         let kind = match block.kind.as_str() {
-            "text" => {
+            block::TEXT => {
                 if let Some(text) = block.text.filter(|t| !t.is_empty()) {
                     self.write_content(out, text);
                 }
                 BlockKind::Text
             }
-            "thinking" => {
+            block::THINKING => {
                 self.thinking_blocks
                     .push(owned_replay(ContentBlock::thinking("", "")));
                 BlockKind::Thinking
             }
-            "redacted_thinking" => {
+            block::REDACTED_THINKING => {
                 self.thinking_blocks.push(owned_replay(replay_block(block)));
                 BlockKind::Ignored
             }
-            "tool_use" => {
+            block::TOOL_USE => {
                 let k = self.next_tool;
                 self.next_tool += 1;
                 let (id, name) = call_identity(block.id, block.name, &self.id, k as usize);
                 let call = ToolCall {
                     index: Some(k),
                     id: Some(id),
-                    kind: Some(CowStr::borrowed("function")),
+                    kind: Some(CowStr::borrowed(FUNCTION)),
                     function: Some(FunctionCall {
                         name: Some(name),
                         arguments: Some(CowStr::borrowed("")),
