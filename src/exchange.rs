@@ -6,6 +6,11 @@
 //! The host's rules (DESIGN.md section 2) shape the API: header decisions are
 //! made from headers alone, request bodies are converted once whole,
 //! buffered responses once whole, streams chunk by chunk.
+//!
+//! Nothing here knows a protocol: `pairs.rs` picks the pair for a request
+//! (or none: passthrough), and [`Converting<P>`] drives that pair through
+//! its contract (`convert/pair.rs`). What to do with the upstream's answer
+//! is decided by [`classify`], a pure function of its headers.
 
 use crate::config::Config;
 use crate::convert::error::{read_upstream_error, ClientError};

@@ -84,3 +84,42 @@ macro_rules! each_pair {
     };
 }
 pub(crate) use each_pair;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Direction;
+
+    /// Each row routes its own suffix on its own upstream to a conversion by
+    /// the pair whose contract names that suffix, and nothing on another.
+    #[test]
+    fn every_row_starts_its_own_pair() {
+        for (protocol, suffix, route) in ROUTES {
+            assert_eq!(route_for(*protocol, "POST", suffix), *route, "{suffix}");
+            let other = match protocol {
+                Protocol::Openai => Protocol::Anthropic,
+                Protocol::Anthropic => Protocol::Openai,
+            };
+            assert_ne!(route_for(other, "POST", suffix), *route, "{suffix}");
+            let (pair_suffix, direction) = match route.start() {
+                Some(Conversion::AnthropicClient(_)) => (
+                    AnthropicOnOpenAi::CLIENT_SUFFIX,
+                    AnthropicOnOpenAi::DIRECTION,
+                ),
+                Some(Conversion::OpenAiClient(_)) => (
+                    OpenAiOnAnthropic::CLIENT_SUFFIX,
+                    OpenAiOnAnthropic::DIRECTION,
+                ),
+                None => panic!("{suffix} routes to a passthrough"),
+            };
+            assert_eq!(pair_suffix, *suffix);
+            let expected = match route {
+                Route::AnthropicClient => Direction::AnthropicClient,
+                Route::OpenAiClient => Direction::OpenAiClient,
+                Route::Passthrough => unreachable!(),
+            };
+            assert_eq!(direction, expected);
+        }
+        assert!(Route::Passthrough.start().is_none());
+    }
+}

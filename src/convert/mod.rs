@@ -1,8 +1,13 @@
-//! Pure conversions between the two APIs: no host calls, no I/O.
+//! Pure conversions between the APIs: no host calls, no I/O.
 //!
-//! `anthropic_client` holds DESIGN.md section 4 (an Anthropic client on an
-//! OpenAI upstream), one module per phase. `error`, `tool_names` and
-//! `signature` are shared by both directions.
+//! One module per protocol pair, each implementing the contract in `pair`:
+//! `anthropic_client` (DESIGN.md section 4, an Anthropic client on an OpenAI
+//! upstream) and `openai_client` (section 5, an OpenAI client on an
+//! Anthropic upstream), each with one module per phase. Shared by every
+//! pair, each table defined once: `error` (status ↔ error type per
+//! protocol, error bodies), `headers` (header edits, rate-limit names and
+//! reset formats), `reasons` (stop ↔ finish reasons), `tool_names`,
+//! `signature`.
 
 /// One debug line for each request field that was present and has no form
 /// in the upstream's protocol (`upstream` names it in the line).
