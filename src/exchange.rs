@@ -309,7 +309,12 @@ impl<P: Pair> Converting<P> {
     fn on_buffered_response(&self, body: &[u8]) -> (Vec<u8>, Option<Tokens>) {
         match (&self.response, self.context.as_ref()) {
             (Response::Completion, Some(context)) => P::convert_response(body, context),
-            (Response::CompletionAsStream, Some(context)) => P::response_as_stream(body, context),
+            (Response::CompletionAsStream, Some(context)) => {
+                match P::response_as_stream(body, context) {
+                    Ok((stream, tokens)) => (stream, Some(tokens)),
+                    Err(message) => (P::error_stream(&message), None),
+                }
+            }
             (
                 Response::Error {
                     reason: Some(reason),

@@ -76,9 +76,13 @@ pub trait Pair {
     fn convert_response(body: &[u8], context: &Self::Context) -> (Vec<u8>, Option<Tokens>);
 
     /// A whole 2xx response body for a streaming request (the upstream
-    /// answered with JSON), written as the client's stream; a body that is
-    /// not a response becomes an error stream.
-    fn response_as_stream(body: &[u8], context: &Self::Context) -> (Vec<u8>, Option<Tokens>);
+    /// answered with JSON), written as the client's stream, and its usage;
+    /// for a body that is not a response, the message of the error stream
+    /// the client gets instead.
+    fn response_as_stream(
+        body: &[u8],
+        context: &Self::Context,
+    ) -> Result<(Vec<u8>, Tokens), String>;
 
     /// The converter for a 2xx event stream.
     fn stream_converter(context: &Self::Context) -> SseConverter<Self::Stream>;
@@ -92,6 +96,7 @@ pub trait Pair {
     /// error type, when it named one.
     fn error_body(status: u16, message: &str, code: Option<&str>) -> Vec<u8>;
 
-    /// A client stream that holds only an error ending.
+    /// A client stream that holds only an error ending (an upstream error,
+    /// `api_error` where the protocol types it).
     fn error_stream(message: &str) -> Vec<u8>;
 }

@@ -58,7 +58,10 @@ impl Pair for AnthropicOnOpenAi {
         response::convert_response(body, context)
     }
 
-    fn response_as_stream(body: &[u8], context: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
+    fn response_as_stream(
+        body: &[u8],
+        context: &ResponseContext,
+    ) -> Result<(Vec<u8>, Tokens), String> {
         stream::completion_as_stream(body, context)
     }
 

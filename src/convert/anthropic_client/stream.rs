@@ -678,16 +678,14 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
     }
 }
 
-/// A whole completion body for a streaming request, as the event stream;
-/// a body that is not a completion becomes an `error` event.
-pub fn completion_as_stream(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
-    match message_from_body(body, ctx) {
-        Ok(message) => (
-            message_as_stream(&message),
-            Some(Tokens::from(&message.usage)),
-        ),
-        Err(message) => (error_stream("api_error", &message), None),
-    }
+/// A whole completion body for a streaming request, as the event stream
+/// and its usage; for a body that is not a completion, why not.
+pub fn completion_as_stream(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Tokens), String> {
+    let message = message_from_body(body, ctx)?;
+    Ok((message_as_stream(&message), Tokens::from(&message.usage)))
 }
 
 /// A stream holding only an `error` event.

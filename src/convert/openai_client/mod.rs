@@ -66,7 +66,10 @@ impl Pair for OpenAiOnAnthropic {
         response::convert_response(body, context)
     }
 
-    fn response_as_stream(body: &[u8], context: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
+    fn response_as_stream(
+        body: &[u8],
+        context: &ResponseContext,
+    ) -> Result<(Vec<u8>, Tokens), String> {
         stream::message_body_as_stream(body, context)
     }
 

@@ -511,18 +511,18 @@ pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseC
     out
 }
 
-/// A whole message body for a streaming request, as the chunk stream; a
-/// body that is not a message becomes an error chunk.
-pub fn message_body_as_stream(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
+/// A whole message body for a streaming request, as the chunk stream and
+/// its usage; for a body that is not a message, what it says.
+pub fn message_body_as_stream(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Tokens), String> {
     match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
         Ok(message) if message.kind.as_str() == "message" => {
             let tokens = Tokens::from(&message.usage);
-            (message_as_stream(message, ctx), Some(tokens))
+            Ok((message_as_stream(message, ctx), tokens))
         }
-        _ => {
-            let error = read_upstream_error(200, body);
-            (error_stream("api_error", &error.message), None)
-        }
+        _ => Err(read_upstream_error(200, body).message),
     }
 }
 
