@@ -7,12 +7,19 @@ use crate::anthropic::{ContentBlock, InputMessage, MessagesRequest, Role, Tool, 
 use crate::convert::error::ClientError;
 use crate::report::LogSafe;
 use crate::wire::TextOr;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Runs every check; the first failure is the client's 400.
 pub fn validate(request: &MessagesRequest<'_>) -> Result<(), ClientError> {
+    let mut names = HashSet::new();
     for (index, tool) in request.tools.iter().flatten().enumerate() {
         tool_schema(tool, index)?;
+        if !names.insert(tool.name.as_str()) {
+            return Err(ClientError::invalid_request(format!(
+                "tools[{index}].name: `{}` is used by another tool; tool names must be unique",
+                LogSafe(tool.name.as_str())
+            )));
+        }
     }
     if let Some(choice) = &request.tool_choice {
         tool_choice(choice)?;
