@@ -894,6 +894,11 @@ fn wrong_values_and_types_are_400s_naming_the_field() {
             json!(["uid"]),
             "metadata: must be a JSON object",
         ),
+        (
+            "tools",
+            json!([{"name": "f", "input_schema": {}}, {"name": "f", "input_schema": {}}]),
+            "tools[1].name: `f` is used by another tool",
+        ),
     ];
     for (field, value, expected) in cases {
         let message = reject_value(with(base(), field, value.clone()));
