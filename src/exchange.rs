@@ -14,10 +14,10 @@
 
 use crate::config::Config;
 use crate::convert::error::{read_upstream_error, ClientError};
-use crate::convert::headers::{header, HeaderEdit};
+use crate::convert::headers::{header, repeated_credential, HeaderEdit};
 use crate::convert::pair::Pair;
 use crate::pairs::{each_pair, Conversion};
-use crate::report::{Direction, Report, StreamFailure, StreamOutcome, Tokens};
+use crate::report::{safe_value, Direction, Report, StreamFailure, StreamOutcome, Tokens};
 use crate::sse::SseConverter;
 use std::rc::Rc;
 
@@ -237,15 +237,13 @@ impl<P: Pair> Converting<P> {
     fn on_response_headers(
         &mut self,
         headers: &[(String, String)],
+        status: u16,
         end_of_stream: bool,
         now_seconds: u64,
     ) -> (Plan, Vec<HeaderEdit>) {
         if let Some(context) = self.context.as_mut() {
             P::response_started(context, now_seconds);
         }
-        let status = header(headers, ":status")
-            .and_then(|s| s.parse::<u16>().ok())
-            .unwrap_or(502);
         let content_type = header(headers, "content-type")
             .unwrap_or("")
             .to_ascii_lowercase();
@@ -416,6 +414,11 @@ impl Exchange {
                 self.reply(ClientError::too_large(self.config.max_request_bytes)),
             );
         }
+        if let Some(name) = repeated_credential(headers) {
+            return Verdict::Reply(self.reply(ClientError::invalid_request(format!(
+                "{name}: sent more than once; send exactly one credential"
+            ))));
+        }
         if end_of_stream || length == Some(0) {
             return Verdict::Reply(
                 self.reply(ClientError::invalid_request("request body is required")),
@@ -457,7 +460,7 @@ impl Exchange {
         };
         match converted {
             Ok((body, model)) => {
-                self.report.model = Some(model);
+                self.report.model = Some(safe_value(&model));
                 Ok(body)
             }
             Err(error) => Err(self.reply(error)),
@@ -497,8 +500,11 @@ impl Exchange {
         let Some(conversion) = self.conversion.as_mut() else {
             return Verdict::Continue(Vec::new());
         };
-        let (plan, edits) =
-            each_pair!(conversion, c => c.on_response_headers(headers, end_of_stream, now_seconds));
+        let status = header(headers, ":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .unwrap_or(502);
+        self.report.upstream_accepted = (200..300).contains(&status);
+        let (plan, edits) = each_pair!(conversion, c => c.on_response_headers(headers, status, end_of_stream, now_seconds));
         match plan {
             Plan::Reply { status, message } => {
                 self.report.upstream_error_status = Some(status);

@@ -6,6 +6,7 @@ pub mod headers;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod validate;
 
 use crate::config::Config;
 use crate::convert::error::{anthropic_error_body, anthropic_error_type, ClientError};
