@@ -210,17 +210,19 @@ pub fn finish_reason(stop: Option<&str>) -> &'static str {
 }
 
 /// Anthropic usage → OpenAI usage: cache reads and writes are part of the
-/// prompt, and reads are reported as cached.
+/// prompt, and reads are reported as cached. Sums saturate at `u64::MAX`.
 pub fn openai_usage(usage: &Usage) -> ChatUsage {
     let cache_read = usage.cache_read_input_tokens.unwrap_or(0);
-    let prompt = usage.input_tokens.unwrap_or(0)
-        + cache_read
-        + usage.cache_creation_input_tokens.unwrap_or(0);
+    let prompt = usage
+        .input_tokens
+        .unwrap_or(0)
+        .saturating_add(cache_read)
+        .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0));
     let completion = usage.output_tokens.unwrap_or(0);
     ChatUsage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: prompt + completion,
+        total_tokens: prompt.saturating_add(completion),
         prompt_tokens_details: Some(PromptTokensDetails {
             cached_tokens: Some(cache_read),
             ..Default::default()

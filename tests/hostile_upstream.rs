@@ -1,0 +1,227 @@
+//! Hostile or broken upstream values (issue 12, point 5): usage that would
+//! overflow, rate-limit resets out of range, tool arguments that cannot be
+//! an Anthropic `tool_use.input`, and upstream bodies the bridge must not
+//! echo. Each attack as the issue states it, in every converter it reaches.
+
+mod common;
+
+use anthropic_openai_bridge::convert::anthropic_client::{
+    response as a_response, stream as a_stream,
+};
+use anthropic_openai_bridge::convert::openai_client::{response as o_response, stream as o_stream};
+use anthropic_openai_bridge::convert::tool_names::ToolNames;
+use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome, Tokens};
+use common::*;
+use serde_json::{json, Value};
+
+const MAX: u64 = u64::MAX;
+
+fn a_ctx() -> a_response::ResponseContext {
+    a_response::ResponseContext {
+        tool_names: ToolNames::default(),
+        model: "gpt-test".to_string(),
+        fallback_id: "msg_fallback".to_string(),
+    }
+}
+
+fn o_ctx() -> o_response::ResponseContext {
+    o_response::ResponseContext {
+        model: "claude-test".to_string(),
+        created: 1_700_000_000,
+        fallback_id: "msg_fallback".to_string(),
+        include_usage: true,
+    }
+}
+
+fn anthropic_stream(input: &str) -> (Vec<u8>, Option<Tokens>, Option<StreamFailure>) {
+    let mut converter = a_stream::StreamConverter::new(a_ctx());
+    let mut out = Vec::new();
+    converter.push(input.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    let handler = converter.handler();
+    (out, handler.tokens(), handler.failure())
+}
+
+fn openai_stream(input: &str) -> (Vec<u8>, Option<Tokens>, Option<StreamFailure>) {
+    let mut converter = o_stream::StreamConverter::new(o_ctx());
+    let mut out = Vec::new();
+    converter.push(input.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    let handler = converter.handler();
+    (out, handler.tokens(), handler.failure())
+}
+
+fn data(chunks: &[Value]) -> String {
+    chunks.iter().map(|c| format!("data: {c}\n\n")).collect()
+}
+
+fn anthropic_events(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect()
+}
+
+// ------------------------------------------------------------------ usage
+
+fn openai_completion(usage: Value) -> Value {
+    json!({"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+           "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+           "usage": usage})
+}
+
+fn anthropic_message(usage: Value) -> Value {
+    json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude",
+           "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn",
+           "stop_sequence": null, "usage": usage})
+}
+
+fn openai_client_usage(message: &Value) -> (Value, Option<Tokens>) {
+    let (body, tokens) = o_response::convert_response(message.to_string().as_bytes(), &o_ctx());
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    (body["usage"].clone(), tokens)
+}
+
+#[test]
+fn huge_anthropic_usage_saturates_in_the_openai_response() {
+    let (usage, tokens) = openai_client_usage(&anthropic_message(
+        json!({"input_tokens": MAX, "output_tokens": MAX, "cache_read_input_tokens": 3, "cache_creation_input_tokens": MAX}),
+    ));
+    assert_eq!(usage["prompt_tokens"], MAX);
+    assert_eq!(usage["completion_tokens"], MAX);
+    assert_eq!(usage["total_tokens"], MAX);
+    assert_eq!(usage["prompt_tokens_details"]["cached_tokens"], 3);
+    let tokens = tokens.unwrap();
+    assert_eq!(
+        (tokens.input, tokens.output, tokens.cache_read),
+        (MAX, MAX, 3)
+    );
+
+    // The issue's case: 2^64 − 1 input plus 1 cached wrapped to 2^64 − 2 + …
+    let (usage, _) = openai_client_usage(&anthropic_message(
+        json!({"input_tokens": MAX, "output_tokens": 2, "cache_read_input_tokens": 1}),
+    ));
+    assert_eq!(usage["prompt_tokens"], MAX);
+    assert_eq!(usage["total_tokens"], MAX);
+}
+
+#[test]
+fn huge_openai_usage_saturates_in_the_anthropic_response() {
+    for (usage, input, output) in [
+        (
+            json!({"prompt_tokens": MAX, "completion_tokens": MAX, "total_tokens": MAX}),
+            MAX,
+            MAX,
+        ),
+        // A number beyond u64 (read as a float) is u64::MAX.
+        (
+            json!({"prompt_tokens": 1e30, "completion_tokens": 5}),
+            MAX,
+            5,
+        ),
+        (
+            json!({"prompt_tokens": MAX, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": MAX}}),
+            0,
+            1,
+        ),
+    ] {
+        let (body, tokens) = a_response::convert_response(
+            openai_completion(usage.clone()).to_string().as_bytes(),
+            &a_ctx(),
+        );
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["usage"]["input_tokens"], input, "{usage}");
+        assert_eq!(body["usage"]["output_tokens"], output, "{usage}");
+        assert_eq!(tokens.unwrap().input, input);
+    }
+}
+
+/// Usage that is not a count (negative, a string, an object, `true`) is
+/// ignored as if absent: the answer still arrives, with 0 for that count.
+/// A fraction is dropped (some servers send `12.0`).
+#[test]
+fn junk_usage_values_count_as_absent_and_the_answer_still_arrives() {
+    let junk = [
+        json!(-5),
+        json!("12"),
+        json!({"n": 1}),
+        json!([1]),
+        json!(true),
+        json!(null),
+    ];
+    for value in &junk {
+        let (usage, tokens) = openai_client_usage(&anthropic_message(
+            json!({"input_tokens": value, "output_tokens": 7}),
+        ));
+        assert_eq!(usage["prompt_tokens"], 0, "{value}");
+        assert_eq!(usage["completion_tokens"], 7, "{value}");
+        assert_eq!(tokens.unwrap().input, 0);
+
+        let (body, _) = a_response::convert_response(
+            openai_completion(json!({"prompt_tokens": value, "completion_tokens": 7}))
+                .to_string()
+                .as_bytes(),
+            &a_ctx(),
+        );
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["type"], "message", "{value}: {body}");
+        assert_eq!(body["usage"]["input_tokens"], 0, "{value}");
+        assert_eq!(body["usage"]["output_tokens"], 7, "{value}");
+    }
+    let (usage, _) = openai_client_usage(&anthropic_message(
+        json!({"input_tokens": 12.9, "output_tokens": 7.0}),
+    ));
+    assert_eq!(
+        (
+            usage["prompt_tokens"].clone(),
+            usage["completion_tokens"].clone()
+        ),
+        (json!(12), json!(7))
+    );
+}
+
+#[test]
+fn a_float_or_negative_created_does_not_fail_the_completion() {
+    let mut completion = openai_completion(json!({"prompt_tokens": 1, "completion_tokens": 1}));
+    for created in [json!(1.7e9), json!(-1), json!("now")] {
+        completion["created"] = created.clone();
+        let (body, _) = a_response::convert_response(completion.to_string().as_bytes(), &a_ctx());
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["type"], "message", "{created}");
+    }
+}
+
+#[test]
+fn huge_usage_saturates_in_both_streams() {
+    let chunks = data(&[
+        json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}),
+        json!({"id": "c1", "model": "gpt-4o", "choices": [], "usage": {"prompt_tokens": MAX, "completion_tokens": MAX, "total_tokens": MAX}}),
+    ]) + "data: [DONE]\n\n";
+    let (out, tokens, failure) = anthropic_stream(&chunks);
+    let message = check_anthropic_stream(&out);
+    assert_eq!(failure, None);
+    assert_eq!(message.usage["input_tokens"], MAX);
+    assert_eq!(message.usage["output_tokens"], MAX);
+    assert_eq!(tokens.unwrap().output, MAX);
+
+    let events = anthropic_events(&[
+        json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": MAX, "cache_read_input_tokens": 1, "cache_creation_input_tokens": -3, "output_tokens": 1}}}),
+        json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}}),
+        json!({"type": "content_block_stop", "index": 0}),
+        json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": MAX}}),
+        json!({"type": "message_stop"}),
+    ]);
+    let (out, tokens, failure) = openai_stream(&events);
+    let chunks = check_openai_stream(&out);
+    assert_eq!(failure, None);
+    let usage = chunks.usage.unwrap();
+    assert_eq!(usage["prompt_tokens"], MAX);
+    assert_eq!(usage["completion_tokens"], MAX);
+    assert_eq!(usage["total_tokens"], MAX);
+    let tokens = tokens.unwrap();
+    assert_eq!(
+        (tokens.input, tokens.output, tokens.cache_creation),
+        (MAX, MAX, 0)
+    );
+}
