@@ -6,9 +6,12 @@
 mod common;
 
 use anthropic_openai_bridge::convert::anthropic_client::{
-    response as a_response, stream as a_stream,
+    headers as a_headers, response as a_response, stream as a_stream,
 };
-use anthropic_openai_bridge::convert::openai_client::{response as o_response, stream as o_stream};
+use anthropic_openai_bridge::convert::headers::{parse_rfc3339, HeaderEdit, MAX_RESET_SECONDS};
+use anthropic_openai_bridge::convert::openai_client::{
+    headers as o_headers, response as o_response, stream as o_stream,
+};
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome, Tokens};
 use common::*;
@@ -223,5 +226,99 @@ fn huge_usage_saturates_in_both_streams() {
     assert_eq!(
         (tokens.input, tokens.output, tokens.cache_creation),
         (MAX, MAX, 0)
+    );
+}
+
+// ------------------------------------------------------------- rate limits
+
+fn set_value(edits: &[HeaderEdit], name: &str) -> Option<String> {
+    edits.iter().find_map(|e| match e {
+        HeaderEdit::Set(n, v) if n == name => Some(v.clone()),
+        _ => None,
+    })
+}
+
+fn anthropic_client_reset(duration: &str, now: u64) -> Option<String> {
+    let headers = vec![(
+        "x-ratelimit-reset-requests".to_string(),
+        duration.to_string(),
+    )];
+    set_value(
+        &a_headers::response_edits(&headers, "application/json", now),
+        "anthropic-ratelimit-requests-reset",
+    )
+}
+
+fn openai_client_reset(timestamp: &str, now: u64) -> Option<String> {
+    let headers = vec![(
+        "anthropic-ratelimit-tokens-reset".to_string(),
+        timestamp.to_string(),
+    )];
+    set_value(
+        &o_headers::response_edits(&headers, "application/json", now),
+        "x-ratelimit-reset-tokens",
+    )
+}
+
+const NOW: u64 = 1_795_376_022; // 2026-11-22T19:33:42Z
+
+#[test]
+fn reset_durations_out_of_range_are_dropped_not_wrapped() {
+    let nines = "9".repeat(400);
+    for duration in [
+        nines.as_str(),
+        "18446744073709551615s",
+        "2562047h",
+        "745h",
+        "99999999999999999999ms",
+    ] {
+        assert_eq!(anthropic_client_reset(duration, NOW), None, "{duration}");
+    }
+    assert_eq!(
+        anthropic_client_reset("6m0s", NOW).as_deref(),
+        Some("2026-11-22T19:39:42Z")
+    );
+    assert_eq!(
+        anthropic_client_reset("744h", NOW).as_deref(),
+        Some("2026-12-23T19:33:42Z")
+    );
+    assert_eq!(MAX_RESET_SECONDS, 744 * 3600);
+}
+
+#[test]
+fn invalid_or_far_reset_dates_are_dropped_not_translated() {
+    for timestamp in [
+        "2030-02-30T99:99:99+99:99",
+        "2030-02-30T00:00:00Z",
+        "2027-02-29T00:00:00Z",
+        "2026-11-22T24:00:00Z",
+        "2026-11-22T19:60:00Z",
+        "2026-11-22T19:33:61Z",
+        "2026-11-22T19:33:42+24:00",
+        "2026-11-22T19:33:42+02:60",
+        "2026-11-22T19:33:42",
+        "+2026-11-22T19:33:42Z",
+        "2026-11-22T19:33:42.Z",
+        "2026-11-22T19:33:42.5e3Z",
+        "2026-1-22T19:33:42Z",
+        "9999-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+    ] {
+        assert_eq!(openai_client_reset(timestamp, NOW), None, "{timestamp}");
+    }
+    assert_eq!(parse_rfc3339("2030-02-30T99:99:99+99:99"), None);
+    assert_eq!(parse_rfc3339("2028-02-29T00:00:00Z"), Some(1_835_395_200));
+    assert_eq!(
+        openai_client_reset("2026-11-22T21:34:42+02:00", NOW).as_deref(),
+        Some("60s")
+    );
+    // Just past (clock skew) is "now".
+    assert_eq!(
+        openai_client_reset("2026-11-22T19:33:40Z", NOW).as_deref(),
+        Some("0s")
+    );
+    assert_eq!(
+        openai_client_reset("2026-12-23T19:33:42.999Z", NOW).as_deref(),
+        Some(format!("{MAX_RESET_SECONDS}s").as_str())
     );
 }
