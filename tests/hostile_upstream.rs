@@ -5,6 +5,7 @@
 
 mod common;
 
+use anthropic_openai_bridge::config::Config;
 use anthropic_openai_bridge::convert::anthropic_client::{
     headers as a_headers, response as a_response, stream as a_stream,
 };
@@ -13,9 +14,11 @@ use anthropic_openai_bridge::convert::openai_client::{
     headers as o_headers, response as o_response, stream as o_stream,
 };
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
+use anthropic_openai_bridge::exchange::{Exchange, Verdict};
 use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome, Tokens};
 use common::*;
 use serde_json::{json, Value};
+use std::rc::Rc;
 
 const MAX: u64 = u64::MAX;
 
@@ -320,5 +323,229 @@ fn invalid_or_far_reset_dates_are_dropped_not_translated() {
     assert_eq!(
         openai_client_reset("2026-12-23T19:33:42.999Z", NOW).as_deref(),
         Some(format!("{MAX_RESET_SECONDS}s").as_str())
+    );
+}
+
+// ------------------------------------------------- upstream bodies in errors
+
+fn openai_upstream_exchange(stream: bool) -> Exchange {
+    let config = Config::from_json(br#"{"upstream_protocol":"openai"}"#).unwrap();
+    let mut ex = Exchange::new(Rc::new(config), "msg_fb".to_string());
+    let headers = pairs(&[
+        (":method", "POST"),
+        (":path", "/v1/messages"),
+        ("x-api-key", "k"),
+    ]);
+    assert!(matches!(
+        ex.on_request_headers(&headers, false),
+        Verdict::Continue(_)
+    ));
+    let body = json!({"model": "claude", "max_tokens": 10, "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+    ex.on_request_body(body.to_string().as_bytes()).unwrap();
+    ex
+}
+
+fn anthropic_upstream_exchange(stream: bool) -> Exchange {
+    let config = Config::from_json(br#"{"upstream_protocol":"anthropic"}"#).unwrap();
+    let mut ex = Exchange::new(Rc::new(config), "msg_fb".to_string());
+    let headers = pairs(&[
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("authorization", "Bearer k"),
+    ]);
+    assert!(matches!(
+        ex.on_request_headers(&headers, false),
+        Verdict::Continue(_)
+    ));
+    let body = json!({"model": "gpt-4o", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
+    ex.on_request_body(body.to_string().as_bytes()).unwrap();
+    ex
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The error message the client gets for an upstream answer, whole or as a
+/// stream, in the client's own format.
+fn client_error_message(
+    mut ex: Exchange,
+    openai_client: bool,
+    stream: bool,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+) -> String {
+    let headers = pairs(&[(":status", status), ("content-type", content_type)]);
+    assert!(matches!(
+        ex.on_response_headers(&headers, false, NOW),
+        Verdict::Continue(_)
+    ));
+    let out = ex.on_buffered_response(body);
+    let error = match (openai_client, stream && status == "200") {
+        (false, true) => Value::String(check_anthropic_stream(&out).error.unwrap().1),
+        (true, true) => check_openai_stream(&out).error.unwrap()["message"].clone(),
+        (false, false) => {
+            serde_json::from_slice::<Value>(&out).unwrap()["error"]["message"].clone()
+        }
+        (true, false) => serde_json::from_slice::<Value>(&out).unwrap()["error"]["message"].clone(),
+    };
+    error.as_str().unwrap().to_string()
+}
+
+fn every_path(status: &str, content_type: &str, body: &[u8]) -> Vec<String> {
+    let mut messages = Vec::new();
+    for stream in [false, true] {
+        messages.push(client_error_message(
+            openai_upstream_exchange(stream),
+            false,
+            stream,
+            status,
+            content_type,
+            body,
+        ));
+        messages.push(client_error_message(
+            anthropic_upstream_exchange(stream),
+            true,
+            stream,
+            status,
+            content_type,
+            body,
+        ));
+    }
+    messages
+}
+
+/// The issue's case: a 200 JSON body that is neither the answer nor an error
+/// object is not echoed, streaming or not, in either direction.
+#[test]
+fn a_200_body_that_is_not_an_answer_is_not_echoed_anywhere() {
+    let body = br#"{"hello":"world","secret":"x"}"#;
+    let messages = every_path("200", "application/json", body);
+    assert_eq!(
+        messages,
+        [
+            "upstream returned a response that is not a chat completion",
+            "upstream returned a response that is not a message",
+            "upstream returned a response that is not a chat completion",
+            "upstream returned a response that is not a message",
+        ]
+    );
+}
+
+/// An error status with a body that is not an error object: a short,
+/// sanitised excerpt, the same whole and streamed.
+#[test]
+fn an_error_body_that_is_not_an_error_object_is_a_short_sanitised_excerpt() {
+    let body = format!(
+        "<html>\r\n<h1>500</h1>\u{1b}[0m{}SECRET-AT-THE-END</html>",
+        "x".repeat(5000)
+    );
+    for status in ["500", "429"] {
+        let messages = every_path(status, "text/html", body.as_bytes());
+        for message in &messages {
+            assert!(message.len() <= 200, "{} bytes", message.len());
+            assert!(
+                message.starts_with("<html> <h1>500</h1> [0mxxx"),
+                "{message}"
+            );
+            assert!(!message.contains("SECRET"), "{message}");
+            assert!(!message.chars().any(char::is_control), "{message:?}");
+        }
+        assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    }
+}
+
+/// The upstream's own message from a well-formed error object is passed
+/// on, capped and without control characters; streamed error events too.
+#[test]
+fn an_upstream_error_message_is_passed_on_capped_and_sanitised() {
+    let long = format!("quota\nexceeded {}", "y".repeat(3000));
+    let body = json!({"error": {"message": long, "type": "rate_limit_error", "code": "rate_limit_exceeded"}});
+    for message in every_path("429", "application/json", body.to_string().as_bytes()) {
+        assert!(message.starts_with("quota exceeded yyy"), "{message}");
+        assert!(
+            message.len() <= 1024 && message.ends_with('…'),
+            "{}",
+            message.len()
+        );
+    }
+    let chunks = data(&[
+        json!({"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}}]}),
+        json!({"error": {"message": long, "type": "server_error"}}),
+    ]);
+    let (out, _, _) = anthropic_stream(&chunks);
+    let (_, message) = check_anthropic_stream(&out).error.unwrap();
+    assert!(
+        message.starts_with("quota exceeded yyy") && message.len() <= 1024,
+        "{message}"
+    );
+
+    let events = anthropic_events(&[
+        json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": [], "usage": {"input_tokens": 1}}}),
+        json!({"type": "error", "error": {"type": "overloaded_error\nx", "message": long}}),
+    ]);
+    let (out, _, _) = openai_stream(&events);
+    let error = check_openai_stream(&out).error.unwrap();
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("quota exceeded yyy") && message.len() <= 1024,
+        "{message}"
+    );
+    assert_eq!(error["code"], "overloaded_error x");
+}
+
+/// An unparsable stream event's error quotes serde's message, which can
+/// hold the upstream's bytes: an excerpt only, in both directions.
+#[test]
+fn an_invalid_stream_event_is_reported_with_an_excerpt_only() {
+    let secret = format!("{}SECRET", "s".repeat(400));
+    let chunk = format!("data: {{\"id\":\"c1\",\"choices\":[{{\"index\":\"{secret}\"}}]}}\n\n");
+    let (out, _, failure) = anthropic_stream(&chunk);
+    let (_, message) = check_anthropic_stream(&out).error.unwrap();
+    assert_eq!(failure, Some(StreamFailure::Invalid));
+    assert!(
+        message.starts_with("upstream sent an invalid stream chunk: invalid type: string"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("SECRET") && message.len() < 300,
+        "{message}"
+    );
+
+    let event = format!(
+        "event: message_start\ndata: {{\"type\":\"message_start\",\"index\":\"{secret}\"}}\n\n"
+    );
+    let (out, _, failure) = openai_stream(&event);
+    let error = check_openai_stream(&out).error.unwrap();
+    let message = error["message"].as_str().unwrap();
+    assert_eq!(failure, Some(StreamFailure::Invalid));
+    assert!(
+        !message.contains("SECRET") && message.len() < 300,
+        "{message}"
+    );
+}
+
+/// Upstream header values quoted in a bridge error are excerpts too.
+#[test]
+fn an_unexpected_content_type_is_quoted_as_an_excerpt() {
+    let content_type = format!("text/plain; {}SECRET", "p".repeat(500));
+    let mut ex = openai_upstream_exchange(false);
+    let headers = pairs(&[(":status", "200"), ("content-type", &content_type)]);
+    assert!(matches!(
+        ex.on_response_headers(&headers, false, NOW),
+        Verdict::Continue(_)
+    ));
+    let out: Value = serde_json::from_slice(&ex.on_buffered_response(b"hello")).unwrap();
+    let message = out["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("upstream answered with unexpected content-type `text/plain; ppp"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("secret") && message.len() < 400,
+        "{message}"
     );
 }
