@@ -13,10 +13,12 @@ use anthropic_openai_bridge::convert::headers::{parse_rfc3339, HeaderEdit, MAX_R
 use anthropic_openai_bridge::convert::openai_client::{
     headers as o_headers, response as o_response, stream as o_stream,
 };
+use anthropic_openai_bridge::convert::tool_arguments::check_object;
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use anthropic_openai_bridge::exchange::{Exchange, Verdict};
 use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome, Tokens};
 use common::*;
+use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::rc::Rc;
 
@@ -324,6 +326,176 @@ fn invalid_or_far_reset_dates_are_dropped_not_translated() {
         openai_client_reset("2026-12-23T19:33:42.999Z", NOW).as_deref(),
         Some(format!("{MAX_RESET_SECONDS}s").as_str())
     );
+}
+
+// ----------------------------------------------------------- tool arguments
+
+fn tool_stream(fragments: &[&str]) -> String {
+    let mut chunks = vec![
+        json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "call_0", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]}),
+    ];
+    for fragment in fragments {
+        chunks.push(
+            json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"arguments": fragment}}]}}]}),
+        );
+    }
+    chunks.push(json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}));
+    data(&chunks) + "data: [DONE]\n\n"
+}
+
+fn whole_response_error(arguments: &str) -> Option<String> {
+    let completion = json!({"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": arguments}}]}}]});
+    let (body, _) = a_response::convert_response(completion.to_string().as_bytes(), &a_ctx());
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    (body["type"] == "error").then(|| body["error"]["message"].as_str().unwrap().to_string())
+}
+
+/// The stream ends with the same error the whole response gets, written
+/// before the offending fragment (which is never sent).
+#[test]
+fn streamed_tool_arguments_that_are_not_an_object_end_with_the_same_error() {
+    for (fragments, sent) in [
+        (&["{bad", " json"][..], ""),
+        (&["[1,", "2]"][..], ""),
+        (&["\"\""][..], ""),
+        (&["{\"a\":", " 1"][..], "{\"a\": 1"),
+        (&["{\"a\":1}", "{\"a\":1}"][..], "{\"a\":1}"),
+    ] {
+        let (out, _, failure) = anthropic_stream(&tool_stream(fragments));
+        let message = check_anthropic_stream_with(&out, false);
+        let (kind, error) = message.error.clone().expect("an error event");
+        assert_eq!(kind, "api_error");
+        assert_eq!(
+            Some(error),
+            whole_response_error(&fragments.concat()),
+            "{fragments:?}"
+        );
+        assert_eq!(failure, Some(StreamFailure::Invalid));
+        assert_eq!(message.blocks.len(), 1);
+        assert_eq!(message.blocks[0].text, sent, "{fragments:?}");
+        assert!(message.stop_reason.is_none());
+    }
+}
+
+#[test]
+fn streamed_tool_arguments_that_are_empty_or_an_object_are_input() {
+    for (fragments, input) in [
+        (&[][..], json!({})),
+        (&[""][..], json!({})),
+        (&["  "][..], json!({})),
+        (
+            &["{\"a\"", ": [1, {\"b\": null}]", "}  "][..],
+            json!({"a": [1, {"b": null}]}),
+        ),
+    ] {
+        let (out, _, failure) = anthropic_stream(&tool_stream(fragments));
+        let message = check_anthropic_stream(&out);
+        assert_eq!(failure, None);
+        assert_eq!(message.stop_reason.as_deref(), Some("tool_use"));
+        let text = &message.blocks[0].text;
+        assert_eq!(
+            serde_json::from_str::<Value>(text).unwrap(),
+            input,
+            "{fragments:?}"
+        );
+        assert_eq!(whole_response_error(&fragments.concat()), None);
+    }
+}
+
+/// Held fragments of a call that is not the open block are checked when
+/// written: a bad call behind a good one ends the stream after the good one.
+#[test]
+fn an_interleaved_call_with_bad_arguments_ends_the_stream() {
+    let call = |index: u32, id: Option<&str>, arguments: &str| {
+        let mut call = json!({"index": index, "function": {"arguments": arguments}});
+        if let Some(id) = id {
+            call["id"] = json!(id);
+            call["function"]["name"] = json!(format!("f{index}"));
+        }
+        json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {"tool_calls": [call]}}]})
+    };
+    let chunks = data(&[
+        call(0, Some("call_0"), "{\"a\":"),
+        call(1, Some("call_1"), "[1]"),
+        call(0, None, "1}"),
+        json!({"id": "c1", "model": "gpt-4o", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+    ]) + "data: [DONE]\n\n";
+    let (out, _, failure) = anthropic_stream(&chunks);
+    let message = check_anthropic_stream(&out);
+    assert_eq!(failure, Some(StreamFailure::Invalid));
+    assert_eq!(message.blocks.len(), 2);
+    assert_eq!(message.blocks[0].text, "{\"a\":1}");
+    assert_eq!(message.blocks[1].text, "");
+    let (_, error) = message.error.unwrap();
+    assert!(
+        error.starts_with("upstream tool call 1 (`f1`): its arguments are JSON but not an object"),
+        "{error}"
+    );
+}
+
+/// A tool-call index of u32::MAX, then a call with neither index nor a
+/// known id: the next key would overflow. It saturates instead, so the
+/// second call's arguments join the first's, and `{}{}` is no object.
+#[test]
+fn a_maximal_tool_call_index_does_not_overflow() {
+    let chunks = data(&[
+        json!({"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": u32::MAX, "id": "call_a", "function": {"name": "a", "arguments": "{}"}}]}}]}),
+        json!({"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"id": "call_b", "function": {"name": "b", "arguments": "{}"}}]}}]}),
+        json!({"id": "c1", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+    ]) + "data: [DONE]\n\n";
+    let (out, _, failure) = anthropic_stream(&chunks);
+    let message = check_anthropic_stream(&out);
+    assert_eq!(failure, Some(StreamFailure::Invalid));
+    assert_eq!(message.blocks.len(), 1);
+    assert_eq!(
+        (
+            message.blocks[0].name.as_str(),
+            message.blocks[0].text.as_str()
+        ),
+        ("a", "{}")
+    );
+    let (_, error) = message.error.unwrap();
+    assert!(
+        error.contains("its arguments are not valid JSON"),
+        "{error}"
+    );
+}
+
+/// Text from JSON's alphabet; the scan must accept exactly what serde_json
+/// accepts as a raw object (what the non-streaming path parses), or only
+/// whitespace, and give the same verdict split anywhere.
+fn json_like() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "{", "}", "[", "]", ":", ",", "\"", "\\", "a", "u", "0", "1", "-", ".", "e", "+", "true",
+        "null", " ", "\n", "\"k\":", "\\u00e9", "é", "\t", "\\ud800", "9e999",
+    ]);
+    prop::collection::vec(pieces, 0..24).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+    #[test]
+    fn object_scan_agrees_with_serde_json(text in prop_oneof![
+        json_like(),
+        json_like().prop_map(|t| format!("{{\"k\":{t}}}")),
+        json_like().prop_map(|t| format!("{{\"k\":[{t}]}}")),
+    ], cut in any::<prop::sample::Index>()) {
+        let serde_says = text.trim_matches([' ', '\n', '\t', '\r']).is_empty()
+            || serde_json::from_str::<Box<serde_json::value::RawValue>>(&text)
+                .is_ok_and(|raw| raw.get().starts_with('{'));
+        prop_assert_eq!(check_object(&text).is_ok(), serde_says, "{:?}", text);
+        let boundaries: Vec<usize> = (0..=text.len()).filter(|i| text.is_char_boundary(*i)).collect();
+        let at = boundaries[cut.index(boundaries.len())];
+        let mut scan = anthropic_openai_bridge::convert::tool_arguments::ObjectScan::default();
+        let split = scan.feed(&text[..at]).and_then(|()| scan.feed(&text[at..])).and_then(|()| scan.finish());
+        prop_assert_eq!(split.is_ok(), serde_says, "{:?} split at {}", text, at);
+    }
 }
 
 // ------------------------------------------------- upstream bodies in errors

@@ -41,4 +41,5 @@ pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod signature;
+pub mod tool_arguments;
 pub mod tool_names;
