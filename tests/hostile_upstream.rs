@@ -721,3 +721,22 @@ fn an_unexpected_content_type_is_quoted_as_an_excerpt() {
         "{message}"
     );
 }
+
+/// A completion answering a streaming request (servers that ignore
+/// `stream: true`) is sent as a stream: bad tool arguments end it with the
+/// same error a whole response gets.
+#[test]
+fn a_completion_sent_as_a_stream_reports_bad_tool_arguments_alike() {
+    let completion = json!({"id": "chatcmpl-1", "model": "gpt-4o", "choices": [{"index": 0, "finish_reason": "tool_calls",
+        "message": {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": "[1,2]"}}]}}]});
+    let message = client_error_message(
+        openai_upstream_exchange(true),
+        false,
+        true,
+        "200",
+        "application/json",
+        completion.to_string().as_bytes(),
+    );
+    assert_eq!(Some(message), whole_response_error("[1,2]"));
+}
