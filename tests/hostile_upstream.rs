@@ -387,6 +387,7 @@ fn streamed_tool_arguments_that_are_empty_or_an_object_are_input() {
         (&[][..], json!({})),
         (&[""][..], json!({})),
         (&["  "][..], json!({})),
+        (&[" ", "\n", " {\"a\": 1", "}"][..], json!({"a": 1})),
         (
             &["{\"a\"", ": [1, {\"b\": null}]", "}  "][..],
             json!({"a": [1, {"b": null}]}),
@@ -403,6 +404,10 @@ fn streamed_tool_arguments_that_are_empty_or_an_object_are_input() {
             "{fragments:?}"
         );
         assert_eq!(whole_response_error(&fragments.concat()), None);
+        // No input_json_delta is whitespace alone (SDKs parse as they go).
+        assert!(!events(&out).iter().any(|(_, e)| e["delta"]["partial_json"]
+            .as_str()
+            .is_some_and(|p| p.trim().is_empty())));
     }
 }
 

@@ -762,6 +762,8 @@ fn write_delta(out: &mut Vec<u8>, index: u32, delta: Delta<'_>) {
 
 /// Writes an argument fragment, unless it makes the arguments something
 /// other than one JSON object: then the error message for the stream.
+/// Whitespace before the object is not written: SDKs parse `partial_json`
+/// as it accumulates, and whitespace alone does not parse.
 fn write_arguments(
     out: &mut Vec<u8>,
     index: u32,
@@ -769,12 +771,12 @@ fn write_arguments(
     tool: &mut ToolSlot,
     fragment: &str,
 ) -> Result<(), String> {
-    if fragment.is_empty() {
-        return Ok(());
-    }
     tool.scan
         .feed(fragment)
         .map_err(|problem| tool_arguments_error(slot, &tool.name, problem))?;
+    if fragment.is_empty() || tool.scan.is_empty() {
+        return Ok(());
+    }
     write_delta(
         out,
         index,
