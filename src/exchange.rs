@@ -13,7 +13,7 @@
 //! is decided by [`classify`], a pure function of its headers.
 
 use crate::config::Config;
-use crate::convert::error::{read_upstream_error, ClientError};
+use crate::convert::error::{excerpt, read_upstream_error, ClientError, MAX_EXCERPT_BYTES};
 use crate::convert::headers::{header, repeated_credential, HeaderEdit};
 use crate::convert::pair::Pair;
 use crate::pairs::{each_pair, Conversion};
@@ -126,7 +126,8 @@ pub fn classify(answer: &Answer<'_>) -> Plan {
         return Plan::Error {
             status: if success { 502 } else { answer.client_status },
             reason: Some(format!(
-                "upstream returned HTTP {status} with a `{encoding}`-encoded body, which the bridge cannot decode"
+                "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
+                excerpt(encoding, MAX_EXCERPT_BYTES / 2)
             )),
             unreadable: true,
         };
@@ -155,7 +156,7 @@ pub fn classify(answer: &Answer<'_>) -> Plan {
             status: 502,
             reason: Some(format!(
                 "upstream answered with unexpected content-type `{}`",
-                answer.content_type
+                excerpt(answer.content_type, MAX_EXCERPT_BYTES / 2)
             )),
             unreadable: false,
         },

@@ -32,6 +32,8 @@ pub fn unparsable_event(
     if !terminated {
         (StreamFailure::Incomplete, STREAM_INCOMPLETE.to_string())
     } else {
+        // serde's message can quote the upstream's bytes: an excerpt only.
+        let error = error::excerpt(&error.to_string(), error::MAX_EXCERPT_BYTES);
         (
             StreamFailure::Invalid,
             format!("upstream sent an invalid stream {what}: {error}"),
@@ -46,4 +48,5 @@ pub mod openai_client;
 pub mod pair;
 pub mod reasons;
 pub mod signature;
+pub mod tool_arguments;
 pub mod tool_names;

@@ -12,8 +12,7 @@ use super::response::{call_identity, finish_reason, openai_usage, replay_block, 
 use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
 use crate::convert::error::{
-    anthropic_error_status, openai_error_type, read_upstream_error, upstream_error_from_json,
-    UpstreamError,
+    anthropic_error_status, excerpt, openai_error_type, upstream_error_from_json, UpstreamError,
 };
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{role, FUNCTION};
@@ -163,7 +162,7 @@ impl EventsToChunks {
                 let code = error.kind.unwrap_or_else(|| "api_error".to_string());
                 self.error(out, StreamFailure::UpstreamError, &code, &error.message);
             }
-            other => log::debug!("ignored stream event `{other}`"),
+            other => log::debug!("ignored stream event `{}`", excerpt(other, 64)),
         }
     }
 
@@ -250,7 +249,8 @@ impl EventsToChunks {
             }
             other => {
                 log::debug!(
-                    "block {index} (`{other}`) ran on the upstream's side; not a client tool call"
+                    "block {index} (`{}`) ran on the upstream's side; not a client tool call",
+                    excerpt(other, 64)
                 );
                 BlockKind::Ignored
             }
@@ -316,7 +316,10 @@ impl EventsToChunks {
                     );
                 }
             }
-            (_, kind) => log::debug!("ignored a `{}` delta", kind.unwrap_or("untyped")),
+            (_, kind) => log::debug!(
+                "ignored a `{}` delta",
+                excerpt(kind.unwrap_or("untyped"), 64)
+            ),
         }
     }
 
@@ -517,13 +520,9 @@ pub fn message_body_as_stream(
     body: &[u8],
     ctx: &ResponseContext,
 ) -> Result<(Vec<u8>, Tokens), String> {
-    match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
-        Ok(message) if message.kind.as_str() == "message" => {
-            let tokens = Tokens::from(&message.usage);
-            Ok((message_as_stream(message, ctx), tokens))
-        }
-        _ => Err(read_upstream_error(200, body).message),
-    }
+    let message = super::response::message_from_body(body)?;
+    let tokens = Tokens::from(&message.usage);
+    Ok((message_as_stream(message, ctx), tokens))
 }
 
 /// A stream holding only an error.
