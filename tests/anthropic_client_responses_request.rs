@@ -568,3 +568,39 @@ fn bad_input_is_a_400_naming_what_is_wrong() {
         .message
         .contains("messages[0]"));
 }
+
+/// OpenAI rejects a reasoning item without the output item that followed
+/// it, so one that nothing follows in its turn is not sent.
+#[test]
+fn reasoning_that_nothing_follows_is_dropped() {
+    let request = convert(turns(json!([
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "cut off", "signature": "aob2.enc1"}
+        ]},
+        {"role": "user", "content": "go on"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "a", "signature": "aob2.enc2"},
+            {"type": "thinking", "thinking": "b", "signature": "aob2.enc3"},
+            {"type": "tool_use", "id": "t", "name": "f", "input": {}}
+        ]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}]}
+    ])));
+    let kinds: Vec<&str> = request["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "message",
+            "message",
+            "reasoning",
+            "function_call",
+            "function_call_output"
+        ]
+    );
+    assert_eq!(request["input"][2]["encrypted_content"], "enc3");
+}

@@ -270,7 +270,7 @@ impl ResponsesToEvents {
             }
             "response.output_text.delta" => self.delta(&event, Kind::Message, out),
             "response.refusal.delta" => {
-                self.refused = true;
+                self.refused |= event.delta.as_ref().is_some_and(|d| !d.is_empty());
                 self.delta(&event, Kind::Message, out);
             }
             "response.reasoning_summary_text.delta" => {
