@@ -139,7 +139,7 @@ fn log_dropped_fields(request: &MessagesRequest<'_>) {
     if let Some(tools) = &request.tools {
         for tool in tools.iter().filter(|t| !t.is_custom()) {
             log::debug!(
-                "dropped server tool `{}` ({}): an OpenAI Responses upstream cannot run it",
+                "dropped server tool {:?} ({:?}): an OpenAI Responses upstream cannot run it",
                 tool.name.as_str(),
                 tool.kind.as_deref().unwrap_or_default()
             );
@@ -248,7 +248,7 @@ fn input_parts<'a>(
         "image" => parts.push(input_image(block.source, index)?),
         "document" => document_parts(block.source, block.title, index, parts)?,
         other => log::debug!(
-            "messages[{index}]: skipped a `{other}` block an OpenAI Responses upstream has no form for"
+            "messages[{index}]: skipped a {other:?} block an OpenAI Responses upstream has no form for"
         ),
     }
     Ok(())
@@ -438,7 +438,7 @@ fn turn_items<'a>(
                     "messages[{index}]: dropped a thinking block whose signature is not a bridge-made reasoning signature"
                 ),
             },
-            other => log::debug!("messages[{index}]: dropped an assistant `{other}` block"),
+            other => log::debug!("messages[{index}]: dropped an assistant {other:?} block"),
         }
     }
     flush_assistant_text(&mut texts, out);

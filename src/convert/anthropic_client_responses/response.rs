@@ -30,7 +30,7 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<
         ),
         Err(message) => {
             log::warn!("upstream 2xx body is not a completed response");
-            log::debug!("upstream 2xx body is not a completed response: {message}");
+            log::debug!("upstream 2xx body is not a completed response: {message:?}");
             (anthropic_error_body("api_error", &message), None)
         }
     }
@@ -77,7 +77,7 @@ pub fn message_from_response<'a>(response: Response<'a>, ctx: &ResponseContext) 
                 content.push(tool_use_block(item, &id, position, ctx));
                 has_tools = true;
             }
-            other => log::debug!("skipped a `{other}` output item: no Anthropic form"),
+            other => log::debug!("skipped a {other:?} output item: no Anthropic form"),
         }
     }
     let incomplete = (response.status.as_deref() == Some("incomplete"))
