@@ -642,6 +642,13 @@ fn failures_end_in_an_error_event() {
             StreamFailure::UpstreamError,
         ),
         (
+            "data: {\"error\":{\"message\":\"Overloaded\",\"code\":\"server_is_overloaded\"}}\n\n"
+                .to_string(),
+            "overloaded_error",
+            "Overloaded",
+            StreamFailure::UpstreamError,
+        ),
+        (
             String::new(),
             "api_error",
             "upstream stream ended before completion",

@@ -246,9 +246,11 @@ impl ResponsesToEvents {
                 return;
             }
         };
-        let kind = match event.kind.as_str() {
-            "" => name,
-            kind => kind,
+        // Some servers send a bare `{"error": {...}}` on a failure.
+        let kind = match (event.kind.as_str(), name) {
+            ("", "") if event.error.is_some() => "error",
+            ("", name) => name,
+            (kind, _) => kind,
         };
         match kind {
             "response.created" | "response.in_progress" | "response.queued" => {
