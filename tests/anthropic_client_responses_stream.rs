@@ -887,3 +887,51 @@ fn held_encrypted_content_is_bounded() {
     );
     assert!(got.blocks.is_empty());
 }
+
+/// The cap is the converter's: a small one ends the stream early, and what
+/// is held is released as blocks close.
+#[test]
+fn the_held_cap_is_configurable_and_released_on_close() {
+    let input = [
+        created(),
+        added(
+            0,
+            json!({"type": "message", "role": "assistant", "content": []}),
+        ),
+        added(
+            1,
+            json!({"type": "message", "role": "assistant", "content": []}),
+        ),
+        delta("response.output_text.delta", 1, &"y".repeat(600)),
+    ]
+    .concat();
+    let mut converter = StreamConverter::with_cap(ctx(), 1000);
+    let mut out = Vec::new();
+    converter.push(input.as_bytes(), &mut out);
+    assert_eq!(converter.handler().held_bytes(), 600);
+    converter.push(
+        done(
+            0,
+            json!({"type": "message", "role": "assistant", "content": []}),
+        )
+        .as_bytes(),
+        &mut out,
+    );
+    assert_eq!(
+        converter.handler().held_bytes(),
+        0,
+        "flushed into the open block"
+    );
+    converter.push(
+        delta("response.output_text.delta", 2, &"z".repeat(1001)).as_bytes(),
+        &mut out,
+    );
+    converter.finish(&mut out);
+    let got = check_anthropic_stream(&out);
+    assert_eq!(got.blocks[0].text, "y".repeat(600));
+    let (_, message) = got.error.unwrap();
+    assert_eq!(
+        message,
+        "upstream sent more than 1000 bytes of output items to hold"
+    );
+}

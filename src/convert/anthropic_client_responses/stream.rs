@@ -54,7 +54,13 @@ impl StreamConverter {
     }
 
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
-        SseConverter::from_parts(ResponsesToEvents::new(ctx), parser)
+        SseConverter::from_parts(ResponsesToEvents::new(ctx, MAX_HELD_BYTES), parser)
+    }
+
+    /// A converter that holds at most `cap` bytes for unfinished items
+    /// (instead of `MAX_HELD_BYTES`); past it the stream ends in an error.
+    pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        SseConverter::from_parts(ResponsesToEvents::new(ctx, cap), SseParser::default())
     }
 }
 
@@ -212,13 +218,14 @@ pub struct ResponsesToEvents {
     /// The first item whose block is not closed.
     current: usize,
     held_bytes: usize,
+    cap: usize,
     refused: bool,
     usage: Option<ResponseUsage>,
     failure: Option<StreamFailure>,
 }
 
 impl ResponsesToEvents {
-    fn new(ctx: ResponseContext) -> ResponsesToEvents {
+    fn new(ctx: ResponseContext, cap: usize) -> ResponsesToEvents {
         ResponsesToEvents {
             message_id: ctx.fallback_id.clone(),
             ctx,
@@ -228,6 +235,7 @@ impl ResponsesToEvents {
             by_output_index: HashMap::new(),
             current: 0,
             held_bytes: 0,
+            cap,
             refused: false,
             usage: None,
             failure: None,
@@ -700,19 +708,23 @@ impl ResponsesToEvents {
         );
     }
 
-    /// Counts `bytes` more held for items; past `MAX_HELD_BYTES` the stream
-    /// ends in an error (false).
+    /// Bytes held across events for items not yet closed.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Counts `bytes` more held for items; past the cap the stream ends in
+    /// an error (false).
     fn hold(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
-        self.held_bytes += bytes;
-        if self.held_bytes <= MAX_HELD_BYTES {
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
+        if self.held_bytes <= self.cap {
             return true;
         }
-        self.error(
-            out,
-            StreamFailure::Invalid,
-            "api_error",
-            &format!("upstream sent more than {MAX_HELD_BYTES} bytes of output items to hold"),
+        let message = format!(
+            "upstream sent more than {} bytes of output items to hold",
+            self.cap
         );
+        self.error(out, StreamFailure::Invalid, "api_error", &message);
         false
     }
 
