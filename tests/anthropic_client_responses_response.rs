@@ -9,7 +9,9 @@ use anthropic_openai_bridge::convert::anthropic_client::response::ResponseContex
 use anthropic_openai_bridge::convert::anthropic_client_responses::response::{
     convert_response, message_from_body,
 };
-use anthropic_openai_bridge::convert::anthropic_client_responses::stream::StreamConverter;
+use anthropic_openai_bridge::convert::anthropic_client_responses::stream::{
+    response_as_stream, StreamConverter,
+};
 use anthropic_openai_bridge::convert::signature::sign;
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use common::*;
@@ -300,4 +302,29 @@ fn body_and_stream_conversions_agree() {
         );
         assert_eq!(message["usage"], streamed.usage, "{name}");
     }
+}
+
+/// A JSON answer to a streaming request reaches the client as the stream
+/// of the same message; a body that is not a response, as its error text.
+#[test]
+fn a_whole_response_answering_a_stream_request_becomes_that_stream() {
+    for name in BODIES {
+        let body = fixture(name);
+        let (stream, tokens) = response_as_stream(&body, &ctx()).unwrap();
+        let streamed = check_anthropic_stream(&stream);
+        let message = convert(&fixture_json(name));
+        assert_eq!(streamed.id, message["id"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            streamed.blocks.len(),
+            message["content"].as_array().unwrap().len()
+        );
+        assert_eq!(
+            streamed.stop_reason.as_deref(),
+            message["stop_reason"].as_str(),
+            "{name}"
+        );
+        assert_eq!(json!(tokens.output), message["usage"]["output_tokens"]);
+    }
+    let err = response_as_stream(br#"{"error":{"message":"Quota"}}"#, &ctx()).unwrap_err();
+    assert_eq!(err, "Quota");
 }

@@ -23,10 +23,12 @@
 //! Keep-alive comments and unknown event types are skipped.
 
 use super::response::{
-    anthropic_usage, message_text, reasoning_text, stop_reason, CUSTOM_INPUT_KEY, SUMMARY_SEPARATOR,
+    anthropic_usage, message_from_body, message_text, reasoning_text, stop_reason,
+    CUSTOM_INPUT_KEY, SUMMARY_SEPARATOR,
 };
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::anthropic_client::response::{tool_fallback_id, zero_usage, ResponseContext};
+use crate::convert::anthropic_client::stream::message_as_stream;
 use crate::convert::error::{truncate, MAX_MESSAGE_BYTES};
 use crate::convert::signature::{reasoning_signature, Signer};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
@@ -809,6 +811,15 @@ impl ResponsesToEvents {
         );
         self.phase = Phase::Done;
     }
+}
+
+/// A whole Responses body answering a streaming request (a server that
+/// ignored `stream: true`), as the Anthropic stream of the same message,
+/// with its usage; for a body that is not a response, the message of the
+/// error the client gets instead.
+pub fn response_as_stream(body: &[u8], ctx: &ResponseContext) -> Result<(Vec<u8>, Tokens), String> {
+    let message = message_from_body(body, ctx)?;
+    Ok((message_as_stream(&message), Tokens::from(&message.usage)))
 }
 
 /// The Anthropic error type for a Responses error `code`.
