@@ -4,6 +4,7 @@
 //! JSON answer to a streaming request or an error stream use that pair's
 //! `message_as_stream` and `error_stream`: the Anthropic side is the same.
 
+pub mod headers;
 pub mod request;
 pub mod response;
 pub mod stream;
