@@ -232,7 +232,7 @@ fn assistant_turns_become_items_in_order() {
         ]},
         {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"},
-            {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "x"}]}
+            {"type": "tool_result", "tool_use_id": "toolu_2", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]}
         ]}]}"#;
     let converted = convert_request(body.as_bytes(), &config("")).unwrap();
     let request: Value = serde_json::from_slice(&converted.body).unwrap();
@@ -245,7 +245,7 @@ fn assistant_turns_become_items_in_order() {
             {"type": "message", "role": "assistant", "content": "three"},
             {"type": "function_call", "call_id": "toolu_2", "name": "Read", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "toolu_1", "output": "ok"},
-            {"type": "function_call_output", "call_id": "toolu_2", "output": "x"}
+            {"type": "function_call_output", "call_id": "toolu_2", "output": "x\n\ny"}
         ])
     );
 }
@@ -309,7 +309,13 @@ fn user_content_becomes_input_parts() {
     let texts = convert(user(
         json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]),
     ));
-    assert_eq!(texts["input"][0]["content"], "a\n\nb");
+    assert_eq!(
+        texts["input"][0]["content"],
+        json!([{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}]),
+        "text blocks keep their boundaries"
+    );
+    let one = convert(user(json!([{"type": "text", "text": "only"}])));
+    assert_eq!(one["input"][0]["content"], "only");
 }
 
 #[test]

@@ -222,15 +222,22 @@ fn user_items<'a>(
     Ok(())
 }
 
-/// Text-only parts are sent as one string, which every server accepts.
-fn parts_content(parts: Vec<ContentPart<'_>>) -> Option<TextOr<'_, ContentPart<'_>>> {
-    if parts.is_empty() {
-        return None;
+/// A single text part is sent as a plain string, which every server accepts.
+fn parts_content(mut parts: Vec<ContentPart<'_>>) -> Option<TextOr<'_, ContentPart<'_>>> {
+    match parts.as_slice() {
+        [] => None,
+        [only] if only.is("input_text") => parts.pop().and_then(|p| p.text).map(TextOr::Text),
+        _ => Some(TextOr::Items(parts)),
     }
+}
+
+/// A tool's output: its texts as one string (joined as the Chat pair joins
+/// them), or its parts when it holds images or documents.
+fn tool_output(parts: Vec<ContentPart<'_>>) -> TextOr<'_, ContentPart<'_>> {
     if !parts.iter().all(|p| p.is("input_text")) {
-        return Some(TextOr::Items(parts));
+        return TextOr::Items(parts);
     }
-    join(parts.into_iter().filter_map(|p| p.text).collect()).map(TextOr::Text)
+    TextOr::Text(join(parts.into_iter().filter_map(|p| p.text).collect()).unwrap_or_default())
 }
 
 /// Converts one user content block (not a tool result) into input parts.
@@ -352,7 +359,7 @@ fn function_call_output<'a>(
     if block.is_error == Some(true) {
         mark_error(&mut parts);
     }
-    let output = parts_content(parts).unwrap_or(TextOr::Text(CowStr::default()));
+    let output = tool_output(parts);
     Ok(Item {
         kind: Some(CowStr::borrowed("function_call_output")),
         call_id: Some(call_id),
