@@ -12,14 +12,14 @@ use crate::convert::anthropic_client::{
     headers as a_headers, request as a_request, response as a_response, stream as a_stream,
 };
 use crate::convert::error::{
-    anthropic_error_body, anthropic_error_type, openai_error_body, openai_error_type,
-    read_upstream_error, ClientError,
+    anthropic_error_body, anthropic_error_type, excerpt, openai_error_body, openai_error_type,
+    read_upstream_error, ClientError, MAX_EXCERPT_BYTES,
 };
-use crate::convert::headers::{header, path_only, HeaderEdit};
+use crate::convert::headers::{header, path_only, repeated_credential, HeaderEdit};
 use crate::convert::openai_client::{
     headers as o_headers, request as o_request, response as o_response, stream as o_stream,
 };
-use crate::report::{Direction, Report, StreamFailure, StreamOutcome, Tokens};
+use crate::report::{safe_value, Direction, Report, StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{SseConverter, SseHandler};
 use std::rc::Rc;
 
@@ -175,6 +175,11 @@ impl Exchange {
                 self.reply(ClientError::too_large(self.config.max_request_bytes)),
             );
         }
+        if let Some(name) = repeated_credential(headers) {
+            return Verdict::Reply(self.reply(ClientError::invalid_request(format!(
+                "{name}: sent more than once; send exactly one credential"
+            ))));
+        }
         if end_of_stream || length == Some(0) {
             return Verdict::Reply(
                 self.reply(ClientError::invalid_request("request body is required")),
@@ -225,10 +230,10 @@ impl Exchange {
         match converted {
             Ok((body, stream, ctx)) => {
                 self.stream_requested = stream;
-                self.report.model = Some(match &ctx {
-                    Context::Anthropic(ctx) => ctx.model.clone(),
-                    Context::OpenAi(ctx) => ctx.model.clone(),
-                });
+                self.report.model = Some(safe_value(match &ctx {
+                    Context::Anthropic(ctx) => &ctx.model,
+                    Context::OpenAi(ctx) => &ctx.model,
+                }));
                 self.ctx = Some(ctx);
                 Ok(body)
             }
@@ -282,6 +287,7 @@ impl Exchange {
         let is_sse = content_type.starts_with(EVENT_STREAM);
         let is_json = content_type.is_empty() || content_type.contains("json");
         let success = (200..300).contains(&status);
+        self.report.upstream_accepted = success;
         if end_of_stream {
             // No body callback will come: answer with the error now.
             let (status, message) = match success {
@@ -304,7 +310,7 @@ impl Exchange {
                 status: if success { 502 } else { self.client_status(status) },
                 reason: Some(format!(
                     "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
-                    encoding.unwrap_or_default()
+                    excerpt(encoding.unwrap_or_default(), MAX_EXCERPT_BYTES / 2)
                 )),
                 unreadable: true,
             },
@@ -335,7 +341,8 @@ impl Exchange {
             (true, ..) => Response::Error {
                 status: 502,
                 reason: Some(format!(
-                    "upstream answered with unexpected content-type `{content_type}`"
+                    "upstream answered with unexpected content-type `{}`",
+                    excerpt(&content_type, MAX_EXCERPT_BYTES / 2)
                 )),
                 unreadable: false,
             },
@@ -402,15 +409,12 @@ impl Exchange {
                 }
             }
             (Response::CompletionAsStream, Some(Context::OpenAi(ctx))) => {
-                match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
-                    Ok(message) if message.kind.as_str() == "message" => {
+                match o_response::message_from_body(body) {
+                    Ok(message) => {
                         let tokens = Tokens::from(&message.usage);
                         (o_stream::message_as_stream(message, ctx), Some(tokens))
                     }
-                    _ => {
-                        let error = read_upstream_error(200, body);
-                        (o_stream::error_stream("api_error", &error.message), None)
-                    }
+                    Err(message) => (o_stream::error_stream("api_error", &message), None),
                 }
             }
             (

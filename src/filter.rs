@@ -10,7 +10,7 @@
 use crate::config::Config;
 use crate::convert::headers::HeaderEdit;
 use crate::exchange::{BodyMode, Exchange, LocalReply, Verdict};
-use crate::report::{ModelTags, Report};
+use crate::report::{counter_increments, ModelTags, Report};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
@@ -58,17 +58,23 @@ impl Metrics {
 
     /// Counts one finished exchange.
     fn record(&mut self, report: &Report, conversion_time: Duration) {
-        let model = self.models.tag(report.model.as_deref()).to_string();
+        let model = self
+            .models
+            .tag(report.model.as_deref(), report.upstream_accepted);
         // Envoy rejects an increment of zero; a metric appears on its first count.
         for (name, count) in report
             .counters(&model)
             .into_iter()
             .filter(|(_, count)| *count > 0)
         {
-            let delta = i64::try_from(count).unwrap_or(i64::MAX);
             if let Some(id) = self.id(MetricType::Counter, &name) {
-                if let Err(status) = hostcalls::increment_metric(id, delta) {
-                    log::warn!("cannot increment metric {name}: {status:?}");
+                // Read first so that an upstream's absurd usage saturates
+                // the counter instead of wrapping it.
+                let current = hostcalls::get_metric(id).unwrap_or(0);
+                for delta in counter_increments(current, count) {
+                    if let Err(status) = hostcalls::increment_metric(id, delta) {
+                        log::warn!("cannot increment metric {name}: {status:?}");
+                    }
                 }
             }
         }

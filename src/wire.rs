@@ -187,6 +187,44 @@ where
     })
 }
 
+/// An optional field that must be a JSON object when present: serde would
+/// otherwise take an array for a struct (`metadata: ["uid"]`). Errors name
+/// the field.
+pub fn object_field<'de: 'a, 'a, D, T>(deserializer: D, name: &str) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'a>,
+{
+    let Some(raw) = Option::<&'a RawValue>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if !raw.get().starts_with('{') {
+        return Err(de::Error::custom(format_args!(
+            "{name}: must be a JSON object"
+        )));
+    }
+    serde_json::from_str(raw.get()).map(Some).map_err(|e| {
+        let message = e.to_string();
+        de::Error::custom(format_args!("{name}: {}", strip_position(&message)))
+    })
+}
+
+/// A token count that must be at least 1 when present (not `0`, not `null`).
+pub fn positive_count<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    name: &str,
+) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(deserializer)? {
+        Some(n) if n >= 1 => Ok(Some(n)),
+        Some(n) => Err(de::Error::custom(format_args!(
+            "{name}: must be at least 1, got {n}"
+        ))),
+        None => Err(de::Error::custom(format_args!(
+            "{name}: must be an integer of at least 1, got null"
+        ))),
+    }
+}
+
 /// Drops serde_json's ` at line L column C` suffix; the outer error adds its own.
 fn strip_position(message: &str) -> &str {
     match message.rfind(" at line ") {
@@ -257,6 +295,63 @@ impl Serialize for Concat<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&format_args!("{}{}{}{}", self.0, self.1, self.2, self.3))
     }
+}
+
+/// A token count that may be `null` or absent (read as 0).
+pub fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(optional_count(d)?.unwrap_or(0))
+}
+
+/// A token count that may be `null`, a float, or junk from a sloppy server:
+/// usage must never make a response fail to convert. A non-negative number
+/// is the count (a fraction is dropped, anything beyond `u64::MAX` is
+/// `u64::MAX`); a negative number, a string or any other value is ignored,
+/// as if absent.
+pub fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct CountVisitor;
+    impl<'de> Visitor<'de> for CountVisitor {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a token count")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // `as` saturates: 1e30 is u64::MAX.
+            Ok((v >= 0.0).then_some(v as u64))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(CountVisitor)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(CountVisitor)
 }
 
 #[cfg(test)]
