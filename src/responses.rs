@@ -13,7 +13,7 @@
 //! `computer_call_output`), so those fields are read leniently: a value of
 //! another shape is `None`, never an error for the whole body or event.
 
-use crate::wire::{CowStr, Described, TextOr};
+use crate::wire::{count, optional_count, CowStr, Described, TextOr};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -449,7 +449,7 @@ pub struct Response<'a> {
     #[serde(borrow, default)]
     pub object: CowStr<'a>,
     /// Seconds; a number OpenAI documents as a float.
-    #[serde(default, deserialize_with = "lenient_u64")]
+    #[serde(default, deserialize_with = "count")]
     pub created_at: u64,
     /// `completed`, `incomplete`, `failed`, `in_progress`, `queued`, `cancelled`.
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
@@ -512,33 +512,38 @@ pub struct ResponseError<'a> {
     pub message: CowStr<'a>,
 }
 
-/// `usage`: `input_tokens` includes the cached ones.
+/// `usage`: `input_tokens` includes the cached ones. Counts are read as
+/// `wire::count` reads them: junk never fails a response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ResponseUsage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub input_tokens: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_tokens_details: Option<InputTokensDetails>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub output_tokens: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_details: Option<OutputTokensDetails>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub total_tokens: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct InputTokensDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub cached_tokens: u64,
     /// Tokens written to the prompt cache (explicit caching).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_count",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cache_write_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 pub struct OutputTokensDetails {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub reasoning_tokens: u64,
 }
 
@@ -754,31 +759,6 @@ fn lenient_parts<'de: 'a, 'a, D: Deserializer<'de>>(
     Ok(raw.and_then(|raw| serde_json::from_str(raw.get()).ok()))
 }
 
-/// A non-negative number as `u64` (a float is truncated); anything else 0.
-fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    struct NumberVisitor;
-    impl<'de> Visitor<'de> for NumberVisitor {
-        type Value = u64;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a number")
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-            Ok(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
-            Ok(u64::try_from(v).unwrap_or(0))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
-            // `as` saturates: NaN and negatives become 0.
-            Ok(v as u64)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
-            Ok(0)
-        }
-    }
-    d.deserialize_any(NumberVisitor)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,13 +819,20 @@ mod tests {
     }
 
     #[test]
-    fn the_request_echo_is_written_but_never_read() {
+    fn the_request_echo_is_written_but_never_read_and_counts_are_lenient() {
         let response: Response<'_> = serde_json::from_str(
-            r#"{"id":"resp_1","created_at":1.7e9,"model":"m","output":[],"tools":[{"type":"weird","name":5}],"instructions":[{"role":"user"}]}"#,
+            r#"{"id":"resp_1","created_at":1.7e9,"model":"m","output":[],"tools":[{"type":"weird","name":5}],"instructions":[{"role":"user"}],
+                "usage":{"input_tokens":-5,"output_tokens":"7","total_tokens":1e40,"input_tokens_details":{"cached_tokens":null}}}"#,
         )
         .unwrap();
         assert_eq!(response.created_at, 1_700_000_000);
         assert!(response.tools.is_none());
+        let usage = response.usage.unwrap();
+        assert_eq!(
+            (usage.input_tokens, usage.output_tokens, usage.total_tokens),
+            (0, 0, u64::MAX),
+            "junk counts are ignored, huge ones saturate"
+        );
         let built = Response {
             id: "resp_1".into(),
             object: "response".into(),

@@ -252,7 +252,14 @@ fn assistant_turns_become_items_in_order() {
 
 #[test]
 fn tool_results_come_first_and_keep_their_images() {
-    let request = convert(user(json!([
+    let calls: Vec<Value> = ["t1", "t2", "t3", "t4"]
+        .iter()
+        .map(|id| json!({"type": "tool_use", "id": id, "name": "f", "input": {}}))
+        .collect();
+    let request = convert(turns(json!([
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": calls},
+        {"role": "user", "content": [
         {"type": "text", "text": "after"},
         {"type": "tool_result", "tool_use_id": "t1", "is_error": true, "content": "boom"},
         {"type": "tool_result", "tool_use_id": "t2", "content": [
@@ -263,9 +270,10 @@ fn tool_results_come_first_and_keep_their_images() {
             {"type": "image", "source": {"type": "url", "url": "https://x/i.png"}}
         ]},
         {"type": "tool_result", "tool_use_id": "t4"}
-    ])));
+    ]}])));
+    let input = request["input"].as_array().unwrap();
     assert_eq!(
-        request["input"],
+        Value::Array(input[5..].to_vec()),
         json!([
             {"type": "function_call_output", "call_id": "t1", "output": "Error: boom"},
             {"type": "function_call_output", "call_id": "t2", "output": [

@@ -129,7 +129,7 @@ fn function_calls_become_tool_use_with_parsed_input() {
     let body = response(json!([
         {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "files_read", "arguments": "{\"path\":\"a\"}"},
         {"type": "function_call", "id": "fc_2", "call_id": "call_2", "name": "noargs", "arguments": ""},
-        {"type": "function_call", "id": "fc_3", "call_id": "", "name": "bad", "arguments": "[1]"},
+        {"type": "function_call", "id": "fc_3", "call_id": "", "name": "noid", "arguments": " {\"k\": 1} "},
         {"type": "custom_tool_call", "id": "ctc_1", "call_id": "call_4", "name": "apply_patch", "input": "*** \"x\"\n"}
     ]));
     let (out, _) = convert_response(body.to_string().as_bytes(), &ctx);
@@ -139,7 +139,7 @@ fn function_calls_become_tool_use_with_parsed_input() {
         json!([
             {"type": "tool_use", "id": "call_1", "name": "files.read", "input": {"path": "a"}},
             {"type": "tool_use", "id": "call_2", "name": "noargs", "input": {}},
-            {"type": "tool_use", "id": "toolu_resp_1_2", "name": "bad", "input": {}},
+            {"type": "tool_use", "id": "toolu_resp_1_2", "name": "noid", "input": {"k": 1}},
             {"type": "tool_use", "id": "call_4", "name": "apply_patch", "input": {"input": "*** \"x\"\n"}}
         ])
     );
@@ -327,4 +327,26 @@ fn a_whole_response_answering_a_stream_request_becomes_that_stream() {
     }
     let err = response_as_stream(br#"{"error":{"message":"Quota"}}"#, &ctx()).unwrap_err();
     assert_eq!(err, "Quota");
+}
+
+/// Arguments that are not one JSON object cannot be a `tool_use.input`:
+/// the answer is an error naming the call, as in the Chat pair, never `{}`.
+#[test]
+fn tool_arguments_that_are_not_one_object_are_an_error() {
+    for (arguments, problem) in [
+        ("[1]", "are JSON but not an object"),
+        ("{\"a\":", "end before their JSON object is complete"),
+        ("{} {}", "are not valid JSON"),
+    ] {
+        let body = response(json!([
+            {"type": "function_call", "call_id": "c0", "name": "ok", "arguments": "{}"},
+            {"type": "function_call", "call_id": "c1", "name": "f", "arguments": arguments}
+        ]));
+        let message = convert(&body);
+        assert_eq!(message["type"], "error", "{arguments}");
+        assert_eq!(
+            message["error"]["message"],
+            format!("upstream tool call 1 (`f`): its arguments {problem}, and an Anthropic tool_use input must be a JSON object")
+        );
+    }
 }

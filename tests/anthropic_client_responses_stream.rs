@@ -935,3 +935,49 @@ fn the_held_cap_is_configurable_and_released_on_close() {
         "upstream sent more than 1000 bytes of output items to hold"
     );
 }
+
+/// Arguments that stop being one JSON object end the stream with an error
+/// naming the call before the bad fragment is written; whitespace before
+/// the object is not written; a call that never completes its object is an
+/// error at its end.
+#[test]
+fn tool_arguments_must_stay_one_json_object() {
+    let call = |args: &[&str], done_args: &str| -> Vec<String> {
+        let mut events = vec![
+            created(),
+            added(
+                0,
+                json!({"type": "function_call", "call_id": "c", "name": "f", "arguments": ""}),
+            ),
+        ];
+        for a in args {
+            events.push(delta("response.function_call_arguments.delta", 0, a));
+        }
+        events.push(done(
+            0,
+            json!({"type": "function_call", "call_id": "c", "name": "f", "arguments": done_args}),
+        ));
+        events.push(completed("completed", json!({})));
+        events
+    };
+    let got = run(&call(&["{\"a\":1}", ",2"], "{\"a\":1},2"));
+    assert_eq!(
+        got.blocks[0].text, "{\"a\":1}",
+        "the bad fragment is not written"
+    );
+    assert_eq!(
+        got.error.unwrap().1,
+        "upstream tool call 0 (`f`): its arguments are not valid JSON, and an Anthropic tool_use input must be a JSON object"
+    );
+    let got = run(&call(&["{\"a\":"], "{\"a\":"));
+    assert!(got
+        .error
+        .unwrap()
+        .1
+        .contains("end before their JSON object is complete"));
+    let got = run(&call(&["  ", "\n"], "  \n"));
+    assert_eq!(got.blocks[0].text, "{}");
+    assert!(got.error.is_none());
+    let got = run(&call(&[" ", "{\"b\": true}"], ""));
+    assert_eq!(got.blocks[0].text, "{\"b\": true}");
+}

@@ -17,6 +17,7 @@ use crate::convert::error::ClientError;
 use crate::convert::signature::reasoning_encrypted_content;
 use crate::convert::tool_names::ToolNames;
 use crate::digest::fnv64;
+use crate::report::LogSafe;
 use crate::responses::{
     ContentPart, Item, Reasoning, ResponsesRequest, TextConfig, TextFormat, Tool as ResponsesTool,
     ToolChoice,
@@ -38,6 +39,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
             "messages: at least one message is required",
         ));
     }
+    crate::convert::anthropic_client::validate::validate(&request)?;
     let tool_names = tool_names_of(&request);
     let stream = request.stream == Some(true);
     let responses = responses_request(request, config, &tool_names)?;
@@ -139,9 +141,9 @@ fn log_dropped_fields(request: &MessagesRequest<'_>) {
     if let Some(tools) = &request.tools {
         for tool in tools.iter().filter(|t| !t.is_custom()) {
             log::debug!(
-                "dropped server tool {:?} ({:?}): an OpenAI Responses upstream cannot run it",
-                tool.name.as_str(),
-                tool.kind.as_deref().unwrap_or_default()
+                "dropped server tool `{}` ({}): an OpenAI Responses upstream cannot run it",
+                LogSafe(tool.name.as_str()),
+                LogSafe(tool.kind.as_deref().unwrap_or_default())
             );
         }
     }
@@ -255,7 +257,8 @@ fn input_parts<'a>(
         "image" => parts.push(input_image(block.source, index)?),
         "document" => document_parts(block.source, block.title, index, parts)?,
         other => log::debug!(
-            "messages[{index}]: skipped a {other:?} block an OpenAI Responses upstream has no form for"
+            "messages[{index}]: skipped a `{}` block an OpenAI Responses upstream has no form for",
+            LogSafe(other)
         ),
     }
     Ok(())
@@ -445,7 +448,10 @@ fn turn_items<'a>(
                     "messages[{index}]: dropped a thinking block whose signature is not a bridge-made reasoning signature"
                 ),
             },
-            other => log::debug!("messages[{index}]: dropped an assistant {other:?} block"),
+            other => log::debug!(
+                "messages[{index}]: dropped an assistant `{}` block",
+                LogSafe(other)
+            ),
         }
     }
     flush_assistant_text(&mut texts, out);

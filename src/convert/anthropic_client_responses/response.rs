@@ -8,11 +8,13 @@
 
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::anthropic_client::response::{
-    tool_fallback_id, tool_input, zero_usage, ResponseContext,
+    tool_arguments_error, tool_fallback_id, tool_input, zero_usage, ResponseContext,
 };
-use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
+use crate::convert::error::{
+    anthropic_error_body, excerpt, upstream_error_from_json, MAX_MESSAGE_BYTES,
+};
 use crate::convert::signature::{reasoning_signature, sign};
-use crate::report::Tokens;
+use crate::report::{LogSafe, Tokens};
 use crate::responses::{ContentPart, Item, Response, ResponseUsage};
 use crate::wire::{CowStr, RawJson, TextOr};
 
@@ -20,8 +22,9 @@ use crate::wire::{CowStr, RawJson, TextOr};
 pub const SUMMARY_SEPARATOR: &str = "\n\n";
 
 /// Converts a 2xx Responses body. A body that is not a response (an
-/// `{"error":…}`, a failed response, garbage) becomes an Anthropic error
-/// body: the status is already on its way to the client.
+/// `{"error":…}`, a failed response, garbage), or one that cannot be an
+/// Anthropic message (tool arguments that are not one JSON object), becomes
+/// an Anthropic error body: the status is already on its way to the client.
 pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
     match message_from_body(body, ctx) {
         Ok(message) => (
@@ -29,8 +32,8 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<
             Some(Tokens::from(&message.usage)),
         ),
         Err(message) => {
-            log::warn!("upstream 2xx body is not a completed response");
-            log::debug!("upstream 2xx body is not a completed response: {message:?}");
+            log::warn!("upstream 2xx body cannot be converted to a message");
+            log::debug!("upstream 2xx body cannot be converted to a message: {message}");
             (anthropic_error_body("api_error", &message), None)
         }
     }
@@ -42,11 +45,11 @@ pub fn message_from_body<'a>(body: &'a [u8], ctx: &ResponseContext) -> Result<Me
     match parsed {
         Ok(response) if response.status.as_deref() == Some("failed") => Err(response
             .error
-            .map(|e| e.message.to_string())
+            .map(|e| excerpt(&e.message, MAX_MESSAGE_BYTES))
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "upstream response failed".to_string())),
         Ok(response) if response.object.as_str() == "response" || !response.output.is_empty() => {
-            Ok(message_from_response(response, ctx))
+            message_from_response(response, ctx)
         }
         _ => {
             let json = serde_json::from_slice::<serde_json::Value>(body).ok();
@@ -58,12 +61,17 @@ pub fn message_from_body<'a>(body: &'a [u8], ctx: &ResponseContext) -> Result<Me
     }
 }
 
-pub fn message_from_response<'a>(response: Response<'a>, ctx: &ResponseContext) -> Message<'a> {
+/// The message, or why the response has none (a tool call whose arguments
+/// are not one JSON object: `tool_use.input` must be one).
+pub fn message_from_response<'a>(
+    response: Response<'a>,
+    ctx: &ResponseContext,
+) -> Result<Message<'a>, String> {
     let usage = anthropic_usage(response.usage.as_ref());
     let id = non_empty(response.id).unwrap_or_else(|| ctx.fallback_id.clone().into());
     let mut content = Vec::with_capacity(response.output.len());
     let mut refused = false;
-    let mut has_tools = false;
+    let mut tool_calls = 0;
     for item in response.output {
         match item.kind() {
             "reasoning" => content.extend(thinking_block(item)),
@@ -73,16 +81,19 @@ pub fn message_from_response<'a>(response: Response<'a>, ctx: &ResponseContext) 
                 content.extend(text.map(ContentBlock::text));
             }
             "function_call" | "custom_tool_call" => {
-                let position = content.len();
-                content.push(tool_use_block(item, &id, position, ctx));
-                has_tools = true;
+                let fallback_id = tool_fallback_id(&id, content.len());
+                content.push(tool_use_block(item, fallback_id, tool_calls, ctx)?);
+                tool_calls += 1;
             }
-            other => log::debug!("skipped a {other:?} output item: no Anthropic form"),
+            other => log::debug!(
+                "skipped a `{}` output item: no Anthropic form",
+                LogSafe(other)
+            ),
         }
     }
     let incomplete = (response.status.as_deref() == Some("incomplete"))
         .then(|| response.incomplete_details.and_then(|d| d.reason));
-    Message {
+    Ok(Message {
         kind: CowStr::borrowed("message"),
         role: crate::anthropic::Role::Assistant,
         model: non_empty(response.model).unwrap_or_else(|| ctx.model.clone().into()),
@@ -90,12 +101,12 @@ pub fn message_from_response<'a>(response: Response<'a>, ctx: &ResponseContext) 
         stop_reason: Some(CowStr::borrowed(stop_reason(
             refused,
             incomplete.as_ref().map(|r| r.as_deref().unwrap_or("")),
-            has_tools,
+            tool_calls > 0,
         ))),
         stop_sequence: None,
         usage,
         id,
-    }
+    })
 }
 
 fn non_empty(s: CowStr<'_>) -> Option<CowStr<'_>> {
@@ -181,28 +192,31 @@ pub fn message_text<'a>(
     (text, refused)
 }
 
-/// `function_call` → `tool_use` (id = `call_id`, arguments parsed, `{}`
-/// when empty); a `custom_tool_call`'s freeform input becomes `{"input": …}`.
+/// `function_call` → `tool_use` (id = `call_id`, the client's own tool
+/// name; arguments parsed, `{}` when empty, anything but one JSON object an
+/// error naming the call, as in the Chat pair); a `custom_tool_call`'s
+/// freeform input becomes `{"input": …}`.
 fn tool_use_block<'a>(
     item: Item<'a>,
-    message_id: &str,
-    position: usize,
+    fallback_id: String,
+    ordinal: usize,
     ctx: &ResponseContext,
-) -> ContentBlock<'a> {
-    let input = match item.kind() {
-        "custom_tool_call" => custom_input(item.input.as_deref().unwrap_or("")),
-        _ => tool_input(item.arguments.as_deref().unwrap_or("")),
-    };
-    let name = item.name.unwrap_or_default();
+) -> Result<ContentBlock<'a>, String> {
+    let name = item.name.clone().unwrap_or_default();
     let name = match ctx.tool_names.client(&name) {
         client if client == name.as_str() => name,
         client => client.to_string().into(),
     };
+    let input = match item.kind() {
+        "custom_tool_call" => custom_input(item.input.as_deref().unwrap_or("")),
+        _ => tool_input(item.arguments.as_deref().unwrap_or(""))
+            .map_err(|problem| tool_arguments_error(ordinal, &name, problem))?,
+    };
     let id = item
         .call_id
         .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| tool_fallback_id(message_id, position).into());
-    ContentBlock::tool_use(id, name, input)
+        .unwrap_or_else(|| fallback_id.into());
+    Ok(ContentBlock::tool_use(id, name, input))
 }
 
 /// The key a custom tool call's freeform input is given in `tool_use.input`.

@@ -27,10 +27,13 @@ use super::response::{
     CUSTOM_INPUT_KEY, SUMMARY_SEPARATOR,
 };
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
-use crate::convert::anthropic_client::response::{tool_fallback_id, zero_usage, ResponseContext};
+use crate::convert::anthropic_client::response::{
+    tool_arguments_error, tool_fallback_id, zero_usage, ResponseContext,
+};
 use crate::convert::anthropic_client::stream::message_as_stream;
-use crate::convert::error::{truncate, MAX_MESSAGE_BYTES};
+use crate::convert::error::{excerpt, MAX_MESSAGE_BYTES};
 use crate::convert::signature::{reasoning_signature, Signer};
+use crate::convert::tool_arguments::ObjectScan;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::responses::{Item, Response, ResponseUsage, StreamEvent as ResponsesEvent};
@@ -174,8 +177,10 @@ struct ItemState {
     held: String,
     /// Deltas were received (written or held).
     streamed: bool,
-    /// Something was written into the block.
-    wrote: bool,
+    /// `function_call`: its arguments so far, checked to be one JSON object.
+    scan: ObjectScan,
+    /// Tool calls: which one it is (0, 1, …), for error messages.
+    ordinal: usize,
     block: Block,
     source: Option<ReasoningSource>,
     summary_index: Option<u32>,
@@ -196,7 +201,8 @@ impl ItemState {
             name: String::new(),
             held: String::new(),
             streamed: false,
-            wrote: false,
+            scan: ObjectScan::default(),
+            ordinal: 0,
             block: Block::None,
             source: None,
             summary_index: None,
@@ -221,6 +227,8 @@ pub struct ResponsesToEvents {
     current: usize,
     held_bytes: usize,
     cap: usize,
+    /// Tool blocks opened so far.
+    tool_calls: usize,
     refused: bool,
     usage: Option<ResponseUsage>,
     failure: Option<StreamFailure>,
@@ -238,6 +246,7 @@ impl ResponsesToEvents {
             current: 0,
             held_bytes: 0,
             cap,
+            tool_calls: 0,
             refused: false,
             usage: None,
             failure: None,
@@ -307,10 +316,15 @@ impl ResponsesToEvents {
                 let code = error.as_ref().and_then(|e| e.code.as_deref());
                 let message = error
                     .as_ref()
-                    .map(|e| e.message.as_str())
+                    .map(|e| excerpt(&e.message, MAX_MESSAGE_BYTES))
                     .filter(|m| !m.is_empty())
-                    .unwrap_or("upstream response failed");
-                self.error(out, StreamFailure::UpstreamError, error_type(code), message);
+                    .unwrap_or_else(|| "upstream response failed".to_string());
+                self.error(
+                    out,
+                    StreamFailure::UpstreamError,
+                    error_type(code),
+                    &message,
+                );
             }
             "error" => {
                 let nested = event.error.as_ref();
@@ -323,8 +337,15 @@ impl ResponsesToEvents {
                     .message
                     .as_deref()
                     .or_else(|| nested.and_then(|e| e.message.as_deref()))
-                    .unwrap_or("upstream stream error");
-                self.error(out, StreamFailure::UpstreamError, error_type(code), message);
+                    .map(|m| excerpt(m, MAX_MESSAGE_BYTES))
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "upstream stream error".to_string());
+                self.error(
+                    out,
+                    StreamFailure::UpstreamError,
+                    error_type(code),
+                    &message,
+                );
             }
             _ => {}
         }
@@ -575,7 +596,18 @@ impl ResponsesToEvents {
         let Some(state) = self.items.get_mut(position) else {
             return;
         };
-        state.wrote = true;
+        if state.kind == Kind::FunctionCall {
+            if let Err(problem) = state.scan.feed(fragment) {
+                let message = tool_arguments_error(state.ordinal, &state.name, problem);
+                self.error(out, StreamFailure::Invalid, "api_error", &message);
+                return;
+            }
+            // Whitespace before the object is not written: SDKs parse
+            // `partial_json` as it accumulates.
+            if state.scan.is_empty() {
+                return;
+            }
+        }
         let delta = match state.kind {
             Kind::Reasoning => {
                 state.signer.write(fragment);
@@ -607,6 +639,8 @@ impl ResponsesToEvents {
                 if state.call_id.is_empty() {
                     state.call_id = fallback_id;
                 }
+                state.ordinal = self.tool_calls;
+                self.tool_calls += 1;
                 ContentBlock::tool_use(
                     state.call_id.as_str(),
                     state.name.as_str(),
@@ -668,37 +702,48 @@ impl ResponsesToEvents {
         let Some(state) = self.items.get_mut(position) else {
             return;
         };
-        state.call_id = String::new();
-        state.name = String::new();
         let encrypted = state.encrypted.take();
+        let name = std::mem::take(&mut state.name);
+        state.call_id = String::new();
         let Block::Open(index) = state.block else {
             state.block = Block::Closed;
             return;
         };
+        state.block = Block::Closed;
         let end = match state.kind {
             Kind::Reasoning => {
                 let signature = match encrypted {
                     Some(encrypted) => reasoning_signature(&encrypted),
                     None => state.signer.signature(),
                 };
-                Some(Delta {
+                Ok(Some(Delta {
                     signature: Some(CowStr::from(signature)),
                     ..delta("signature_delta")
-                })
+                }))
             }
-            Kind::FunctionCall if !state.wrote => Some(Delta {
+            // A call without arguments: its input is `{}`.
+            Kind::FunctionCall if state.scan.is_empty() => Ok(Some(Delta {
                 partial_json: Some(CowStr::borrowed("{}")),
                 ..delta("input_json_delta")
-            }),
-            Kind::CustomToolCall => Some(Delta {
+            })),
+            Kind::FunctionCall => state
+                .scan
+                .finish()
+                .map(|()| None)
+                .map_err(|problem| tool_arguments_error(state.ordinal, &name, problem)),
+            Kind::CustomToolCall => Ok(Some(Delta {
                 partial_json: Some(CowStr::borrowed("\"}")),
                 ..delta("input_json_delta")
-            }),
-            _ => None,
+            })),
+            Kind::Message | Kind::Other => Ok(None),
         };
-        state.block = Block::Closed;
-        if let Some(end) = end {
-            write_delta(out, index, end);
+        match end {
+            Ok(Some(end)) => write_delta(out, index, end),
+            Ok(None) => {}
+            Err(message) => {
+                self.error(out, StreamFailure::Invalid, "api_error", &message);
+                return;
+            }
         }
         write_event(
             out,
@@ -804,7 +849,7 @@ impl ResponsesToEvents {
             &StreamEvent {
                 error: Some(crate::anthropic::ErrorDetail {
                     kind: CowStr::borrowed(kind),
-                    message: CowStr::borrowed(truncate(message, MAX_MESSAGE_BYTES)),
+                    message: CowStr::borrowed(message),
                 }),
                 ..event("error")
             },
