@@ -591,7 +591,18 @@ proptest! {
     fn conversations_convert_to_paired_stateless_items(turns in vec(turn(), 0..6)) {
         let request = conversation(&turns);
         let config = Config::from_json(br#"{"upstream_protocol":"openai"}"#).unwrap();
-        let converted = convert_request(request.to_string().as_bytes(), &config).unwrap();
+        let converted = match convert_request(request.to_string().as_bytes(), &config) {
+            Ok(converted) => converted,
+            Err(error) => {
+                // Only a conversation with nothing to send is refused.
+                let empty = turns.iter().all(|t| match t {
+                    Turn::User(texts) => texts.iter().all(|x| x.is_empty()),
+                    Turn::Assistant { text, calls, .. } => text.is_empty() && calls.is_empty(),
+                });
+                prop_assert!(empty && error.message.contains("no message is left to send"), "{:?}", error);
+                return Ok(());
+            }
+        };
         let body: Value = serde_json::from_slice(&converted.body).unwrap();
         prop_assert_eq!(&body["store"], &json!(false));
         let items = body["input"].as_array().unwrap();

@@ -578,6 +578,16 @@ fn bad_input_is_a_400_naming_what_is_wrong() {
         assert_eq!((err.status, err.message.as_str()), (400, message));
     }
     assert_eq!(reject("{").status, 400);
+    let emptied = reject(
+        r#"{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[]},{"role":"system","content":"s"}]}"#,
+    );
+    assert!(
+        emptied
+            .message
+            .starts_with("messages[0].content: no content an OpenAI upstream can take"),
+        "{}",
+        emptied.message
+    );
     assert!(reject(r#"{"model":"m","messages":[{"role":"tool"}]}"#)
         .message
         .contains("messages[0]"));

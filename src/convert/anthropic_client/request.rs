@@ -166,7 +166,7 @@ fn chat_request<'a>(
 
 /// Every message converted to nothing (or only to system text): the OpenAI
 /// upstream would get no conversation, so the client hears which was empty.
-fn nothing_left(first_emptied: Option<usize>) -> ClientError {
+pub(crate) fn nothing_left(first_emptied: Option<usize>) -> ClientError {
     let field = match first_emptied {
         Some(index) => format!("messages[{index}].content"),
         None => "messages".to_string(),

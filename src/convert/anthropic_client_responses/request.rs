@@ -10,8 +10,8 @@
 use crate::anthropic::{ContentBlock, InputMessage, MessagesRequest, Role, Source, Tool};
 use crate::config::Config;
 use crate::convert::anthropic_client::request::{
-    data_url, join, missing_source, parse_request, reasoning_effort, service_tier, system_text,
-    tool_names_of, unsupported_source, upstream_name, user_field, ConvertedRequest,
+    data_url, join, missing_source, nothing_left, parse_request, reasoning_effort, service_tier,
+    system_text, tool_names_of, unsupported_source, upstream_name, user_field, ConvertedRequest,
 };
 use crate::convert::error::ClientError;
 use crate::convert::signature::reasoning_encrypted_content;
@@ -62,8 +62,19 @@ fn responses_request<'a>(
 ) -> Result<ResponsesRequest<'a>, ClientError> {
     log_dropped_fields(&request);
     let mut input = Vec::with_capacity(request.messages.len());
+    let mut first_emptied = None;
     for (index, message) in request.messages.into_iter().enumerate() {
+        let before = input.len();
         convert_message(message, index, tool_names, &mut input)?;
+        if input.len() == before {
+            first_emptied.get_or_insert(index);
+        }
+    }
+    if !input
+        .iter()
+        .any(|item| item.role.as_deref() != Some("system"))
+    {
+        return Err(nothing_left(first_emptied));
     }
     let tools: Vec<ResponsesTool<'a>> = request
         .tools
