@@ -14,6 +14,9 @@ use std::fmt;
 pub enum Protocol {
     Openai,
     Anthropic,
+    /// The OpenAI Responses API (`/v1/responses`).
+    #[serde(rename = "openai_responses")]
+    OpenaiResponses,
 }
 
 /// Which field carries the output-token limit to an OpenAI upstream.
@@ -42,7 +45,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "upstream_protocol",
         "required",
-        "`\"openai\"` or `\"anthropic\"`: what the upstream speaks",
+        "`\"openai\"` (Chat Completions), `\"openai_responses\"` (Responses API) or `\"anthropic\"`: what the upstream speaks",
     ),
     (
         "upstream_path",
@@ -140,7 +143,7 @@ impl Config {
             take::<Protocol>(&mut object, "upstream_protocol")?.ok_or_else(|| {
                 error(
                     "upstream_protocol",
-                    "is required (\"openai\" or \"anthropic\")",
+                    "is required (\"openai\", \"openai_responses\" or \"anthropic\")",
                 )
             })?;
         let upstream_path = take::<String>(&mut object, "upstream_path")?;
@@ -309,6 +312,14 @@ mod tests {
         assert_eq!(config.max_request_bytes, 33_554_432);
         assert_eq!(config.max_tokens_limit, None);
         assert_eq!(config.upstream_path, None);
+    }
+
+    #[test]
+    fn openai_responses_is_an_upstream_protocol() {
+        let config = parse(r#"{"upstream_protocol":"openai_responses"}"#).unwrap();
+        assert_eq!(config.upstream_protocol, Protocol::OpenaiResponses);
+        let error = parse(r#"{"upstream_protocol":"openairesponses"}"#).unwrap_err();
+        assert_eq!(error.field, "upstream_protocol");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use crate::config::Protocol;
 use crate::convert::anthropic_client::AnthropicOnOpenAi;
+use crate::convert::anthropic_client_responses::AnthropicOnResponses;
 use crate::convert::headers::path_only;
 use crate::convert::openai_client::OpenAiOnAnthropic;
 use crate::convert::pair::Pair;
@@ -24,6 +25,8 @@ pub enum Route {
     AnthropicClient,
     /// An OpenAI Chat Completions client on an Anthropic upstream.
     OpenAiClient,
+    /// An Anthropic Messages client on an OpenAI Responses API upstream.
+    AnthropicClientResponses,
 }
 
 /// `(upstream protocol, client path suffix, route)`: the first row whose
@@ -38,6 +41,11 @@ pub const ROUTES: &[(Protocol, &str, Route)] = &[
         Protocol::Anthropic,
         OpenAiOnAnthropic::CLIENT_SUFFIX,
         Route::OpenAiClient,
+    ),
+    (
+        Protocol::OpenaiResponses,
+        AnthropicOnResponses::CLIENT_SUFFIX,
+        Route::AnthropicClientResponses,
     ),
 ];
 
@@ -59,6 +67,7 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
 pub enum Conversion {
     AnthropicClient(Converting<AnthropicOnOpenAi>),
     OpenAiClient(Converting<OpenAiOnAnthropic>),
+    AnthropicClientResponses(Converting<AnthropicOnResponses>),
 }
 
 impl Route {
@@ -68,6 +77,9 @@ impl Route {
             Route::Passthrough => None,
             Route::AnthropicClient => Some(Conversion::AnthropicClient(Converting::default())),
             Route::OpenAiClient => Some(Conversion::OpenAiClient(Converting::default())),
+            Route::AnthropicClientResponses => {
+                Some(Conversion::AnthropicClientResponses(Converting::default()))
+            }
         }
     }
 }
@@ -80,6 +92,7 @@ macro_rules! each_pair {
         match $conversion {
             $crate::pairs::Conversion::AnthropicClient($c) => $body,
             $crate::pairs::Conversion::OpenAiClient($c) => $body,
+            $crate::pairs::Conversion::AnthropicClientResponses($c) => $body,
         }
     };
 }
@@ -96,11 +109,15 @@ mod tests {
     fn every_row_starts_its_own_pair() {
         for (protocol, suffix, route) in ROUTES {
             assert_eq!(route_for(*protocol, "POST", suffix), *route, "{suffix}");
-            let other = match protocol {
-                Protocol::Openai => Protocol::Anthropic,
-                Protocol::Anthropic => Protocol::Openai,
-            };
-            assert_ne!(route_for(other, "POST", suffix), *route, "{suffix}");
+            for other in [
+                Protocol::Openai,
+                Protocol::Anthropic,
+                Protocol::OpenaiResponses,
+            ] {
+                if other != *protocol {
+                    assert_ne!(route_for(other, "POST", suffix), *route, "{suffix}");
+                }
+            }
             let (pair_suffix, direction) = match route.start() {
                 Some(Conversion::AnthropicClient(_)) => (
                     AnthropicOnOpenAi::CLIENT_SUFFIX,
@@ -110,12 +127,17 @@ mod tests {
                     OpenAiOnAnthropic::CLIENT_SUFFIX,
                     OpenAiOnAnthropic::DIRECTION,
                 ),
+                Some(Conversion::AnthropicClientResponses(_)) => (
+                    AnthropicOnResponses::CLIENT_SUFFIX,
+                    AnthropicOnResponses::DIRECTION,
+                ),
                 None => panic!("{suffix} routes to a passthrough"),
             };
             assert_eq!(pair_suffix, *suffix);
             let expected = match route {
                 Route::AnthropicClient => Direction::AnthropicClient,
                 Route::OpenAiClient => Direction::OpenAiClient,
+                Route::AnthropicClientResponses => Direction::AnthropicClientResponses,
                 Route::Passthrough => unreachable!(),
             };
             assert_eq!(direction, expected);
