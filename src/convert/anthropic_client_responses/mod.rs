@@ -2,7 +2,9 @@
 //! (issue 15), one module per phase; [`AnthropicOnResponses`] is the pair's
 //! contract (`convert/pair.rs`). The response side takes the Chat pair's
 //! `ResponseContext`, and a JSON answer to a streaming request and the error
-//! body and stream are that pair's: the Anthropic side is the same.
+//! body and stream are that pair's: the Anthropic side is the same. Unlike
+//! the Chat pair, the context's `model` is the one the client asked for and
+//! the answer always names it (see `request::convert_request_naming_client_model`).
 
 pub mod headers;
 pub mod request;
@@ -37,15 +39,17 @@ impl Pair for AnthropicOnResponses {
         config: &Config,
         fallback_id: &str,
     ) -> Result<ConvertedRequest<ResponseContext>, ClientError> {
-        request::convert_request(body, config).map(|c| ConvertedRequest {
-            body: c.body,
-            stream: c.stream,
-            context: ResponseContext {
-                tool_names: c.tool_names,
-                model: c.model.clone(),
-                fallback_id: fallback_id.to_string(),
-            },
-            model: c.model,
+        request::convert_request_naming_client_model(body, config).map(|(c, client_model)| {
+            ConvertedRequest {
+                body: c.body,
+                stream: c.stream,
+                context: ResponseContext {
+                    tool_names: c.tool_names,
+                    model: client_model,
+                    fallback_id: fallback_id.to_string(),
+                },
+                model: c.model,
+            }
         })
     }
 

@@ -33,6 +33,17 @@ pub const INCLUDE_ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
 /// Converts an Anthropic Messages request body; errors are the client's 400s.
 pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest, ClientError> {
+    convert_request_naming_client_model(body, config).map(|(converted, _)| converted)
+}
+
+/// `convert_request`, and the model the client asked for (before
+/// `model_map`), which the answer names: Claude Code drops the thinking
+/// blocks of a message whose `model` is not the one it requests, and with
+/// them the reasoning they carry to the next turn.
+pub fn convert_request_naming_client_model(
+    body: &[u8],
+    config: &Config,
+) -> Result<(ConvertedRequest, String), ClientError> {
     let request = parse_request(body)?;
     if request.messages.is_empty() {
         return Err(ClientError::invalid_request(
@@ -42,17 +53,21 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     crate::convert::anthropic_client::validate::validate(&request)?;
     let tool_names = tool_names_of(&request);
     let stream = request.stream == Some(true);
+    let client_model = request.model.0.to_string();
     let responses = responses_request(request, config, &tool_names)?;
     let model = responses.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
     crate::json::write(&mut out, &responses)
         .map_err(|e| ClientError::invalid_request(format!("request cannot be converted: {e}")))?;
-    Ok(ConvertedRequest {
-        body: out,
-        stream,
-        tool_names,
-        model,
-    })
+    Ok((
+        ConvertedRequest {
+            body: out,
+            stream,
+            tool_names,
+            model,
+        },
+        client_model,
+    ))
 }
 
 fn responses_request<'a>(

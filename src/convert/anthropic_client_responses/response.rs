@@ -4,7 +4,8 @@
 //! Output items keep their order: `reasoning` → a thinking block (summary
 //! text, signed `aob2.` + the encrypted content), `message` → a text block,
 //! `function_call` → `tool_use`. Built-in tool items have no Anthropic form
-//! and are skipped.
+//! and are skipped. The message names the model in the context (the one the
+//! client asked for), not the upstream's.
 
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::anthropic_client::response::{
@@ -96,7 +97,7 @@ pub fn message_from_response<'a>(
     Ok(Message {
         kind: CowStr::borrowed("message"),
         role: crate::anthropic::Role::Assistant,
-        model: non_empty(response.model).unwrap_or_else(|| ctx.model.clone().into()),
+        model: ctx.model.clone().into(),
         content,
         stop_reason: Some(CowStr::borrowed(stop_reason(
             refused,

@@ -273,20 +273,17 @@ impl ResponsesToEvents {
         };
         match kind {
             "response.created" | "response.in_progress" | "response.queued" => {
-                let (id, model) = event
-                    .response
-                    .as_ref()
-                    .map_or(("", ""), |r| (r.id.as_str(), r.model.as_str()));
-                self.start(out, id, model);
+                let id = event.response.as_ref().map_or("", |r| r.id.as_str());
+                self.start(out, id);
             }
             "response.output_item.added" => {
-                self.start(out, "", "");
+                self.start(out, "");
                 if let Some(item) = &event.item {
                     self.add_item(item, event.output_index, out);
                 }
             }
             "response.output_item.done" => {
-                self.start(out, "", "");
+                self.start(out, "");
                 if let Some(item) = event.item {
                     self.item_done(item, event.output_index, out);
                 }
@@ -307,7 +304,7 @@ impl ResponsesToEvents {
                 self.delta(&event, Kind::CustomToolCall, out)
             }
             "response.completed" | "response.incomplete" => {
-                self.start(out, "", "");
+                self.start(out, "");
                 let cut = kind == "response.incomplete";
                 self.finish(event.response, cut, out);
             }
@@ -351,23 +348,20 @@ impl ResponsesToEvents {
         }
     }
 
-    fn start(&mut self, out: &mut Vec<u8>, id: &str, model: &str) {
+    /// `message_start`, naming the model the client asked for (`ctx.model`),
+    /// never the upstream's.
+    fn start(&mut self, out: &mut Vec<u8>, id: &str) {
         if self.phase != Phase::Waiting {
             return;
         }
         if !id.is_empty() {
             self.message_id = id.to_string();
         }
-        let model = if model.is_empty() {
-            self.ctx.model.as_str()
-        } else {
-            model
-        };
         let message = Message {
             id: CowStr::borrowed(&self.message_id),
             kind: CowStr::borrowed("message"),
             role: crate::anthropic::Role::Assistant,
-            model: CowStr::borrowed(model),
+            model: CowStr::borrowed(&self.ctx.model),
             content: Vec::new(),
             stop_reason: None,
             stop_sequence: None,
@@ -544,7 +538,7 @@ impl ResponsesToEvents {
         kind: Kind,
         out: &mut Vec<u8>,
     ) -> Option<usize> {
-        self.start(out, "", "");
+        self.start(out, "");
         self.item_for(
             event.output_index,
             event.item_id.as_deref(),

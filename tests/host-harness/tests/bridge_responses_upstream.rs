@@ -15,6 +15,14 @@ fn responses_host() -> Host {
     host(RESPONSES_UPSTREAM)
 }
 
+/// `simple_request` asking for `gpt-test`, the model the native goldens
+/// name (the answer names the client's model, not the upstream's).
+fn golden_request(stream: bool) -> Vec<u8> {
+    let mut request: Value = serde_json::from_slice(&simple_request(stream)).unwrap();
+    request["model"] = json!("gpt-test");
+    serde_json::to_vec(&request).unwrap()
+}
+
 /// Message ids the bridge invents contain the context id; make them equal.
 fn normalize(out: &[u8]) -> Vec<u8> {
     let s = String::from_utf8_lossy(out);
@@ -175,7 +183,7 @@ fn stream_matches_golden(name: &str) {
     let mut h = responses_host();
     let sse = fixture(&format!("responses/{name}.sse"));
     let golden = fixture(&format!("responses/{name}.to-anthropic.sse"));
-    let req = simple_request(true);
+    let req = golden_request(true);
     let whole = exchange(&mut h, &req, SSE_200, &sse, &Chunking::Whole);
     assert_eq!(whole.status, Some(200));
     assert!(whole.response_complete);
@@ -286,7 +294,7 @@ fn body_matches_golden(name: &str) {
         Chunking::Bytes(13),
         Chunking::Count(3).then_empty_eos(),
     ] {
-        let o = exchange(&mut h, &simple_request(false), JSON_200, &body, &c);
+        let o = exchange(&mut h, &golden_request(false), JSON_200, &body, &c);
         assert_eq!(o.status, Some(200));
         assert_eq!(o.response_header("content-length"), None, "{name} {c:?}");
         let got: Value = serde_json::from_slice(&normalize(&o.response_body)).unwrap();
@@ -407,6 +415,11 @@ fn reasoning_survives_the_round_trip_through_the_module() {
         &Chunking::Whole,
     );
     let message: Value = serde_json::from_slice(&o.response_body).unwrap();
+    assert_ne!(upstream["model"], "claude-sonnet-4-5");
+    assert_eq!(
+        message["model"], "claude-sonnet-4-5",
+        "the client's model: Claude Code drops thinking blocks of another model"
+    );
     let thinking = message["content"]
         .as_array()
         .unwrap()
