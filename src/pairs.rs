@@ -2,11 +2,10 @@
 //!
 //! A request is converted when it is a POST whose path ends in a pair's
 //! client suffix and the configured upstream speaks that pair's upstream
-//! protocol; everything else passes through untouched. Each pair is listed
-//! here once: its [`Route`] variant, its row in [`ROUTES`], and its arm in
-//! [`Route::start`] and [`each_pair!`] (exhaustive matches, so the compiler
-//! asks for each). Its code lives in its own module under `convert/` behind
-//! the [`Pair`](crate::convert::pair::Pair) contract.
+//! protocol; everything else passes through untouched. Each pair is one
+//! line in the `protocol_pairs!` list below: its route name, its type (the
+//! [`Pair`] contract, implemented in its own module under `convert/`) and
+//! the upstream protocol it serves.
 
 use crate::config::Protocol;
 use crate::convert::anthropic_client::AnthropicOnOpenAi;
@@ -15,31 +14,63 @@ use crate::convert::openai_client::OpenAiOnAnthropic;
 use crate::convert::pair::Pair;
 use crate::exchange::Converting;
 
-/// Which conversion, if any, an exchange gets; decided from the request line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// Anything no pair converts.
-    Passthrough,
-    /// An Anthropic Messages client on an OpenAI upstream.
-    AnthropicClient,
-    /// An OpenAI Chat Completions client on an Anthropic upstream.
-    OpenAiClient,
+/// Generates, from one list of pairs, the [`Route`] enum, the [`ROUTES`]
+/// table, the [`Conversion`] enum with [`Route::start`], and `each_pair!`.
+/// (`$d` is a `$` passed in, so the generated macro can have variables.)
+macro_rules! protocol_pairs {
+    ($d:tt $( $(#[$doc:meta])* $route:ident: $pair:ty, upstream $upstream:path; )*) => {
+        /// Which conversion, if any, an exchange gets; decided from the
+        /// request line.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Route {
+            /// Anything no pair converts.
+            Passthrough,
+            $( $(#[$doc])* $route, )*
+        }
+
+        /// `(upstream protocol, client path suffix, route)`: the first row
+        /// whose upstream is the configured one and whose suffix ends the
+        /// path wins.
+        pub const ROUTES: &[(Protocol, &str, Route)] = &[
+            $( ($upstream, <$pair as Pair>::CLIENT_SUFFIX, Route::$route), )*
+        ];
+
+        /// The state of an exchange one pair converts.
+        #[derive(Debug)]
+        pub enum Conversion {
+            $( $route(Converting<$pair>), )*
+        }
+
+        impl Route {
+            /// A fresh conversion for this route; `None` for a passthrough.
+            pub fn start(self) -> Option<Conversion> {
+                match self {
+                    Route::Passthrough => None,
+                    $( Route::$route => Some(Conversion::$route(Converting::default())), )*
+                }
+            }
+        }
+
+        /// `each_pair!(conversion, c => expr)`: evaluates `expr` with `c`
+        /// bound to the pair's `Converting<P>`, whichever pair it is (one
+        /// monomorphised arm per pair; no dynamic dispatch).
+        macro_rules! each_pair {
+            ($d conversion:expr, $d c:ident => $d body:expr) => {
+                match $d conversion {
+                    $( $crate::pairs::Conversion::$route($d c) => $d body, )*
+                }
+            };
+        }
+        pub(crate) use each_pair;
+    };
 }
 
-/// `(upstream protocol, client path suffix, route)`: the first row whose
-/// upstream is the configured one and whose suffix ends the path wins.
-pub const ROUTES: &[(Protocol, &str, Route)] = &[
-    (
-        Protocol::Openai,
-        AnthropicOnOpenAi::CLIENT_SUFFIX,
-        Route::AnthropicClient,
-    ),
-    (
-        Protocol::Anthropic,
-        OpenAiOnAnthropic::CLIENT_SUFFIX,
-        Route::OpenAiClient,
-    ),
-];
+protocol_pairs! { $
+    /// An Anthropic Messages client on an OpenAI Chat Completions upstream.
+    AnthropicClient: AnthropicOnOpenAi, upstream Protocol::Openai;
+    /// An OpenAI Chat Completions client on an Anthropic Messages upstream.
+    OpenAiClient: OpenAiOnAnthropic, upstream Protocol::Anthropic;
+}
 
 /// The route for a request: a POST whose path (without its query) ends in
 /// a client suffix of a pair on the configured upstream.
@@ -53,37 +84,6 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
         .find(|(protocol, suffix, _)| *protocol == upstream && path.ends_with(suffix))
         .map_or(Route::Passthrough, |(_, _, route)| *route)
 }
-
-/// The state of an exchange one pair converts.
-#[derive(Debug)]
-pub enum Conversion {
-    AnthropicClient(Converting<AnthropicOnOpenAi>),
-    OpenAiClient(Converting<OpenAiOnAnthropic>),
-}
-
-impl Route {
-    /// A fresh conversion for this route; `None` for a passthrough.
-    pub fn start(self) -> Option<Conversion> {
-        match self {
-            Route::Passthrough => None,
-            Route::AnthropicClient => Some(Conversion::AnthropicClient(Converting::default())),
-            Route::OpenAiClient => Some(Conversion::OpenAiClient(Converting::default())),
-        }
-    }
-}
-
-/// `each_pair!(conversion, c => expr)`: evaluates `expr` with `c` bound to
-/// the pair's `Converting<P>`, whichever pair it is (one monomorphised arm
-/// per pair; no dynamic dispatch).
-macro_rules! each_pair {
-    ($conversion:expr, $c:ident => $body:expr) => {
-        match $conversion {
-            $crate::pairs::Conversion::AnthropicClient($c) => $body,
-            $crate::pairs::Conversion::OpenAiClient($c) => $body,
-        }
-    };
-}
-pub(crate) use each_pair;
 
 #[cfg(test)]
 mod tests {
