@@ -101,9 +101,10 @@ bench-tools: wasm-target
 	  $(LITELLM_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-litellm.txt; }
 
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
-## or UPSTREAM_URL (e.g. https://api.openai.com).
+## or UPSTREAM_URL (e.g. https://api.openai.com). run.sh stops what it started
+## when it ends or when this make process ($$PPID in the recipe) dies.
 run: build venv
-	PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) DEMO_PORT=$(DEMO_PORT) UPSTREAM_URL='$(UPSTREAM_URL)' \
+	RUN_PARENT=$$PPID PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) DEMO_PORT=$(DEMO_PORT) UPSTREAM_URL='$(UPSTREAM_URL)' \
 	  BRIDGE_CONFIG='$(BRIDGE_CONFIG)' WASM=$(WASM) PY=$(PY) ENVOY=$(ENVOY) scripts/run.sh
 
 clean:
