@@ -222,7 +222,7 @@ fn count_tools(tools: &[ChatTool<'_>], text: &dyn Fn(&str) -> u64) -> u64 {
 
 /// The cookbook's function format: `name:description`, then per property
 /// `key:type:description` and its enum values. What the cookbook leaves out
-/// (nested schemas: `items`, inner `properties`…) is counted as its JSON.
+/// (nested schemas: `items`, inner `properties`…) is counted too.
 fn count_function(function: &FunctionDef<'_>, text: &dyn Fn(&str) -> u64) -> u64 {
     let description = function.description.as_deref().unwrap_or("");
     let mut n = FUNC_INIT
@@ -260,27 +260,33 @@ fn count_function(function: &FunctionDef<'_>, text: &dyn Fn(&str) -> u64) -> u64
         if let Some(values) = property.get("enum").and_then(Value::as_array) {
             n = n.saturating_sub(3);
             for value in values {
-                n += ENUM_ITEM + text(&value_text(value));
+                n += ENUM_ITEM + value_tokens(value, text);
             }
         }
         if let Value::Object(object) = property {
-            let rest: Map<String, Value> = object
+            n += object
                 .iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "type" | "description" | "enum"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !rest.is_empty() {
-                n += text(&Value::Object(rest).to_string());
-            }
+                .map(|(k, v)| 1 + text(k) + value_tokens(v, text))
+                .sum::<u64>();
         }
     }
     n
 }
 
-fn value_text(value: &Value) -> String {
+/// A schema the cookbook leaves out, as its keys and values with a token
+/// for each separator (serde bounded its depth when it was parsed).
+fn value_tokens(value: &Value, text: &dyn Fn(&str) -> u64) -> u64 {
     match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::Object(object) => object
+            .iter()
+            .map(|(k, v)| 1 + text(k) + value_tokens(v, text))
+            .sum(),
+        Value::Array(items) => items.iter().map(|v| 1 + value_tokens(v, text)).sum(),
+        Value::String(s) => text(s),
+        Value::Number(n) => text(&n.to_string()),
+        Value::Bool(b) => text(if *b { "true" } else { "false" }),
+        Value::Null => text("null"),
     }
 }
 
@@ -293,12 +299,12 @@ pub fn estimate_text(text: &str) -> u64 {
     let mut tokens = 0.0f64;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        if c.is_alphabetic() && (c.is_ascii() || is_latin(c)) {
+        if is_letter(c) {
             let mut len = 1u32;
             let mut previous = c;
             while let Some(&next) = chars.peek() {
-                let letter = next.is_alphabetic() && (next.is_ascii() || is_latin(next));
-                if !letter || (previous.is_lowercase() && next.is_uppercase()) {
+                if !is_letter(next) || (previous.is_ascii_lowercase() && next.is_ascii_uppercase())
+                {
                     break;
                 }
                 len += 1;
@@ -362,8 +368,9 @@ fn word_tokens(len: u32) -> f64 {
     1.0 + f64::from(len.saturating_sub(WORD_LETTERS)) / LETTERS_PER_EXTRA_TOKEN
 }
 
-fn is_latin(c: char) -> bool {
-    matches!(c, '\u{00C0}'..='\u{024F}')
+/// A Latin letter, accented ones included (no Unicode tables in the module).
+fn is_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || (matches!(c, '\u{00C0}'..='\u{024F}') && c != '×' && c != '÷')
 }
 
 fn is_cjk(c: char) -> bool {
