@@ -7,8 +7,9 @@
 //! [`Pair`] contract, implemented in its own module under `convert/`) and
 //! the upstream protocol it serves.
 
+use crate::config::Config;
 use crate::config::Protocol;
-use crate::convert::anthropic_client::AnthropicOnOpenAi;
+use crate::convert::anthropic_client::{AnthropicOnOpenAi, CountTokensOnOpenAi};
 use crate::convert::headers::path_only;
 use crate::convert::openai_client::OpenAiOnAnthropic;
 use crate::convert::pair::Pair;
@@ -42,6 +43,14 @@ macro_rules! protocol_pairs {
         }
 
         impl Route {
+            /// False when the configuration switches the route's pair off.
+            pub fn enabled(self, config: &Config) -> bool {
+                match self {
+                    Route::Passthrough => true,
+                    $( Route::$route => <$pair as Pair>::enabled(config), )*
+                }
+            }
+
             /// A fresh conversion for this route; `None` for a passthrough.
             pub fn start(self) -> Option<Conversion> {
                 match self {
@@ -70,6 +79,9 @@ protocol_pairs! { $
     AnthropicClient: AnthropicOnOpenAi, upstream Protocol::Openai;
     /// An OpenAI Chat Completions client on an Anthropic Messages upstream.
     OpenAiClient: OpenAiOnAnthropic, upstream Protocol::Anthropic;
+    /// An Anthropic client's `/v1/messages/count_tokens` on an OpenAI
+    /// upstream (which has no such endpoint).
+    CountTokens: CountTokensOnOpenAi, upstream Protocol::Openai;
 }
 
 /// The route for a request: a POST whose path (without its query) ends in
@@ -88,38 +100,33 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Direction;
 
-    /// Each row routes its own suffix on its own upstream to a conversion by
-    /// the pair whose contract names that suffix, and nothing on another.
+    /// No row shadows another: each row's own suffix (with a prefix and a
+    /// query) routes to it on its upstream, and to something else on the
+    /// other upstream; every route starts a conversion.
     #[test]
-    fn every_row_starts_its_own_pair() {
+    fn every_row_routes_its_own_suffix() {
         for (protocol, suffix, route) in ROUTES {
-            assert_eq!(route_for(*protocol, "POST", suffix), *route, "{suffix}");
+            let path = format!("/prefix{suffix}?beta=true");
+            assert_eq!(route_for(*protocol, "POST", &path), *route, "{suffix}");
+            assert_eq!(route_for(*protocol, "GET", &path), Route::Passthrough);
             let other = match protocol {
                 Protocol::Openai => Protocol::Anthropic,
                 Protocol::Anthropic => Protocol::Openai,
             };
-            assert_ne!(route_for(other, "POST", suffix), *route, "{suffix}");
-            let (pair_suffix, direction) = match route.start() {
-                Some(Conversion::AnthropicClient(_)) => (
-                    AnthropicOnOpenAi::CLIENT_SUFFIX,
-                    AnthropicOnOpenAi::DIRECTION,
-                ),
-                Some(Conversion::OpenAiClient(_)) => (
-                    OpenAiOnAnthropic::CLIENT_SUFFIX,
-                    OpenAiOnAnthropic::DIRECTION,
-                ),
-                None => panic!("{suffix} routes to a passthrough"),
-            };
-            assert_eq!(pair_suffix, *suffix);
-            let expected = match route {
-                Route::AnthropicClient => Direction::AnthropicClient,
-                Route::OpenAiClient => Direction::OpenAiClient,
-                Route::Passthrough => unreachable!(),
-            };
-            assert_eq!(direction, expected);
+            assert_ne!(route_for(other, "POST", &path), *route, "{suffix}");
+            assert!(route.start().is_some(), "{suffix}");
         }
         assert!(Route::Passthrough.start().is_none());
+    }
+
+    #[test]
+    fn a_pair_can_be_switched_off_by_configuration() {
+        let config = |json: &str| Config::from_json(json.as_bytes()).unwrap();
+        let estimate = config(r#"{"upstream_protocol":"openai"}"#);
+        let off = config(r#"{"upstream_protocol":"openai","count_tokens":"passthrough"}"#);
+        assert!(Route::CountTokens.enabled(&estimate));
+        assert!(!Route::CountTokens.enabled(&off));
+        assert!(Route::AnthropicClient.enabled(&off));
     }
 }

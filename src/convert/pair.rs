@@ -50,6 +50,12 @@ pub trait Pair {
     /// The stream converter's event handler.
     type Stream: SseHandler + StreamOutcome + Debug;
 
+    /// Whether the pair converts on this configuration (a pair switched off
+    /// routes its requests through untouched).
+    fn enabled(_config: &Config) -> bool {
+        true
+    }
+
     /// Edits to the client's request headers (path, auth, version, …).
     fn request_edits(headers: &[(String, String)], path: &str, config: &Config) -> Vec<HeaderEdit>;
 
@@ -60,6 +66,13 @@ pub trait Pair {
         config: &Config,
         fallback_id: &str,
     ) -> Result<ConvertedRequest<Self::Context>, ClientError>;
+
+    /// A request the bridge answers itself, on this configuration: the
+    /// 200 JSON body (or the client's 4xx), and nothing goes upstream.
+    /// Asked before `convert_request`; `None` sends the request on.
+    fn local_answer(_body: &[u8], _config: &Config) -> Option<Result<Vec<u8>, ClientError>> {
+        None
+    }
 
     /// The upstream's response headers arrived at `now_seconds`.
     fn response_started(_context: &mut Self::Context, _now_seconds: u64) {}
