@@ -99,8 +99,13 @@ pub enum Plan {
     },
 }
 
-const JSON: &str = "application/json";
-const EVENT_STREAM: &str = "text/event-stream";
+/// What both real APIs send with JSON bodies (answers and errors alike).
+pub const JSON: &str = "application/json";
+/// What both real APIs send with streams: without the charset, clients that
+/// honour HTTP charsets decode the UTF-8 events as ISO-8859-1.
+pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+/// The media type an upstream stream is recognised by.
+const EVENT_STREAM_TYPE: &str = "text/event-stream";
 
 /// Classifies an upstream's answer. The rows, in order: no body; a body
 /// the bridge cannot decode (it removes `accept-encoding` and has no
@@ -146,7 +151,7 @@ pub fn classify(answer: &Answer<'_>) -> Plan {
             unreadable: false,
         };
     }
-    let is_sse = answer.content_type.starts_with(EVENT_STREAM);
+    let is_sse = answer.content_type.starts_with(EVENT_STREAM_TYPE);
     let is_json = answer.content_type.is_empty() || answer.content_type.contains("json");
     match (answer.stream_requested, is_sse, is_json) {
         (true, true, _) => Plan::Stream,
@@ -176,6 +181,14 @@ enum Response<H> {
         unreadable: bool,
     },
     Stream(Box<SseConverter<H>>),
+}
+
+/// What becomes of a request body.
+enum RequestBody {
+    /// The converted body goes upstream; it asks for this model.
+    Upstream { body: Vec<u8>, model: String },
+    /// The pair answers the client with this 200 JSON body itself.
+    Answer(Vec<u8>),
 }
 
 /// One exchange converted by the pair `P`: everything that depends on the
@@ -220,17 +233,24 @@ impl<P: Pair> Converting<P> {
         P::error_body(status, message, None)
     }
 
-    /// The converted body and the model sent upstream.
+    /// The converted body and the model sent upstream, or the pair's own
+    /// answer.
     fn on_request_body(
         &mut self,
         body: &[u8],
         config: &Config,
         fallback_id: &str,
-    ) -> Result<(Vec<u8>, String), ClientError> {
+    ) -> Result<RequestBody, ClientError> {
+        if let Some(answer) = P::local_answer(body, config) {
+            return answer.map(RequestBody::Answer);
+        }
         let converted = P::convert_request(body, config, fallback_id)?;
         self.stream_requested = converted.stream;
         self.context = Some(converted.context);
-        Ok((converted.body, converted.model))
+        Ok(RequestBody::Upstream {
+            body: converted.body,
+            model: converted.model,
+        })
     }
 
     /// Classifies the answer, remembers how its body is handled, and
@@ -400,7 +420,10 @@ impl Exchange {
     ) -> Verdict {
         let method = header(headers, ":method").unwrap_or("");
         let path = header(headers, ":path").unwrap_or("");
-        self.route = route_for(self.config.upstream_protocol, method, path);
+        self.route = match route_for(self.config.upstream_protocol, method, path) {
+            route if route.enabled(&self.config) => route,
+            _ => Route::Passthrough,
+        };
         self.conversion = self.route.start();
         let Some(conversion) = self.conversion.as_ref() else {
             return Verdict::Continue(Vec::new());
@@ -460,9 +483,17 @@ impl Exchange {
             None => return Ok(body.to_vec()),
         };
         match converted {
-            Ok((body, model)) => {
+            Ok(RequestBody::Upstream { body, model }) => {
                 self.report.model = Some(safe_value(&model));
                 Ok(body)
+            }
+            Ok(RequestBody::Answer(body)) => {
+                self.replied_locally = true;
+                Err(LocalReply {
+                    status: 200,
+                    content_type: JSON,
+                    body,
+                })
             }
             Err(error) => Err(self.reply(error)),
         }

@@ -211,7 +211,10 @@ fn a_reasoning_stream_is_converted_chunk_by_chunk() {
     for pieces in [1, 2, 7, 64] {
         let mut ex = converted(true);
         let edits = answered(&mut ex, "200", "text/event-stream; charset=utf-8");
-        assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+        assert!(edits.contains(&HeaderEdit::set(
+            "content-type",
+            "text/event-stream; charset=utf-8"
+        )));
         assert!(edits.contains(&HeaderEdit::set("request-id", "req_77")));
         assert!(edits.contains(&HeaderEdit::set(
             "anthropic-ratelimit-requests-remaining",
@@ -305,7 +308,10 @@ fn a_json_response_is_buffered_and_replaced_whole() {
 fn a_json_response_to_a_streaming_request_is_sent_as_a_stream() {
     let mut ex = converted(true);
     let edits = answered(&mut ex, "200", "application/json");
-    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert!(edits.contains(&HeaderEdit::set(
+        "content-type",
+        "text/event-stream; charset=utf-8"
+    )));
     assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
     let out = ex.on_buffered_response(&fixture("responses/function-calls-parallel.json"));
     let got = check_anthropic_stream(&out);

@@ -189,7 +189,7 @@ fn stream_matches_golden(name: &str) {
     assert!(whole.response_complete);
     assert_eq!(
         whole.response_header("content-type"),
-        Some("text/event-stream")
+        Some("text/event-stream; charset=utf-8")
     );
     assert_eq!(whole.response_header("request-id"), Some("req_upstream_1"));
     let events = parse_anthropic_sse(&whole.response_body)
@@ -330,7 +330,10 @@ fn a_json_answer_to_a_streaming_request_is_sent_as_a_stream() {
         &body,
         &Chunking::Bytes(29),
     );
-    assert_eq!(o.response_header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        o.response_header("content-type"),
+        Some("text/event-stream; charset=utf-8")
+    );
     let events = parse_anthropic_sse(&o.response_body).unwrap();
     check_anthropic_stream(&events).unwrap();
     let starts: Vec<&Value> = events
