@@ -15,8 +15,9 @@ Demo mode (`make run` without a real upstream):
 
     python tests/e2e/mock_upstream.py --demo --port 8000
 
-answers POST .../v1/chat/completions (OpenAI) and POST .../v1/messages
-(Anthropic), streaming or not, from the request itself.
+answers POST .../v1/chat/completions (OpenAI), POST .../v1/responses (OpenAI
+Responses) and POST .../v1/messages (Anthropic), streaming or not, from the
+request itself.
 """
 
 import argparse
@@ -397,6 +398,64 @@ def demo_anthropic(body):
     return Reply(200, [("content-type", "text/event-stream")], chunks=events, delay=0.02)
 
 
+def responses_messages(items):
+    """A Responses `input` as the chat-shaped messages `demo_turn` reads."""
+    messages = []
+    for item in items if isinstance(items, list) else [{"role": "user", "content": items}]:
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call_output":
+            output = item.get("output")
+            messages.append({"role": "tool", "content": output if isinstance(output, str) else json.dumps(output)})
+        elif item.get("role") in ("user", "assistant"):
+            content = item.get("content")
+            if isinstance(content, list):
+                content = [{"type": "text", "text": p.get("text", "")} for p in content
+                           if isinstance(p, dict) and p.get("type") in ("input_text", "output_text")]
+            messages.append({"role": item["role"], "content": content})
+    return messages
+
+
+def demo_responses(body):
+    """An OpenAI Responses answer (`store: false` is all the demo supports)."""
+    messages = responses_messages(body.get("input") or [])
+    tools = [t.get("name") for t in body.get("tools") or [] if t.get("type") == "function"]
+    kind, value = demo_turn(messages, tools)
+    response_id = f"resp_demo_{uuid.uuid4().hex[:12]}"
+    if kind == "tool":
+        name, arguments = value
+        item = {"type": "function_call", "id": f"fc_demo_{uuid.uuid4().hex[:8]}", "status": "completed",
+                "call_id": f"call_demo_{uuid.uuid4().hex[:8]}", "name": name, "arguments": json.dumps(arguments)}
+        deltas = [("response.function_call_arguments.delta", item["arguments"])]
+    else:
+        item = {"type": "message", "id": f"msg_demo_{uuid.uuid4().hex[:8]}", "status": "completed",
+                "role": "assistant", "content": [{"type": "output_text", "text": value, "annotations": []}]}
+        deltas = [("response.output_text.delta", w) for w in words(value)]
+    usage = {"input_tokens": word_count(messages), "input_tokens_details": {"cached_tokens": 0},
+             "output_tokens": len(deltas), "output_tokens_details": {"reasoning_tokens": 0},
+             "total_tokens": word_count(messages) + len(deltas)}
+    response = {"id": response_id, "object": "response", "created_at": int(time.time()), "status": "completed",
+                "model": body.get("model", "demo"), "output": [item], "usage": usage}
+    if not body.get("stream"):
+        return json_reply(response)
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    added = {**item, "status": "in_progress"}
+    if kind == "tool":
+        added["arguments"] = ""
+    else:
+        added["content"] = []
+    payloads = [
+        {"type": "response.created", "response": started},
+        {"type": "response.output_item.added", "output_index": 0, "item": added},
+        *({"type": kind_, "output_index": 0, "item_id": item["id"], "content_index": 0, "delta": d}
+          for kind_, d in deltas),
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": response},
+    ]
+    events = [sse_event({**p, "sequence_number": n}, p["type"]) for n, p in enumerate(payloads)]
+    return Reply(200, [("content-type", "text/event-stream")], chunks=events, delay=0.02)
+
+
 def demo_models():
     return json_reply({"object": "list",
                        "data": [{"id": "demo", "object": "model", "created": 0, "owned_by": "demo"}]})
@@ -409,6 +468,8 @@ def demo_responder(request):
         return demo_openai(body)
     if request.method == "POST" and path.endswith("/v1/messages"):
         return demo_anthropic(body)
+    if request.method == "POST" and path.endswith("/v1/responses"):
+        return demo_responses(body)
     if request.method == "GET" and path.endswith("/v1/models"):
         return demo_models()
     error = {"error": {"message": f"demo upstream has no {request.method} {path}",

@@ -23,7 +23,7 @@ import anthropic
 import pytest
 
 from conftest import launch, retire
-from mock_upstream import json_reply, sse_reply
+from mock_upstream import demo_responder, json_reply, sse_reply
 from payloads import fixture_bytes, fixture_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -351,6 +351,21 @@ def test_stream_failure_is_an_error_not_end_turn(responses_envoy, upstream):
                 model=MODEL, max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as stream:
             stream.get_final_message()
     assert "The model crashed." in str(raised.value)
+
+
+def test_demo_upstream_answers_through_the_bridge(responses_envoy, upstream):
+    """`make run BRIDGE_CONFIG='{"upstream_protocol":"openai_responses"}'`
+    without UPSTREAM_URL: the demo upstream's Responses side."""
+    upstream.responder = demo_responder
+    client = client_for(responses_envoy)
+    reply = client.messages.create(model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "Hello"}])
+    assert reply.content[0].text == "Hello from the bridge demo upstream. You said: Hello"
+    with client.messages.stream(model=MODEL, max_tokens=64, tools=[{"name": "Bash", "input_schema": {"type": "object"}}],
+                                messages=[{"role": "user", "content": "use a tool"}]) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use"
+    assert final.content[0].name == "Bash"
+    assert final.content[0].input["command"] == "echo Hello from the bridge demo tool call"
 
 
 # ------------------------------------------------------------ Claude Code
