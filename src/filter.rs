@@ -204,6 +204,8 @@ impl HttpContext for BridgeStream {
             return Action::Continue;
         }
         let headers = read_headers(MapType::HttpRequestHeaders);
+        #[cfg(feature = "test-trap")]
+        trap_if_asked(&headers);
         match self
             .exchange
             .as_mut()
@@ -266,12 +268,22 @@ impl HttpContext for BridgeStream {
         let Some(exchange) = self.exchange.as_ref() else {
             return Action::Continue;
         };
-        let converted = match exchange.response_body_mode() {
+        let mode = exchange.response_body_mode();
+        if mode == BodyMode::Buffer && self.drop_oversized_response(body_size) && !end_of_stream {
+            return Action::Pause;
+        }
+        let converted = match mode {
             BodyMode::Passthrough => return Action::Continue,
             BodyMode::Buffer if !end_of_stream => return Action::Pause,
             BodyMode::Buffer => {
+                // Whatever is left: an oversized answer's bytes were dropped.
                 let body = read_buffer(BufferType::HttpResponseBody, body_size);
-                self.timed(|exchange| exchange.on_buffered_response(&body))
+                if let Some(converted) = self.timed(|exchange| exchange.on_buffered_response(&body))
+                {
+                    write_buffer(BufferType::HttpResponseBody, body.len(), &converted);
+                }
+                self.write_access_log_fields();
+                return Action::Continue;
             }
             BodyMode::Stream => {
                 let chunk = read_buffer(BufferType::HttpResponseBody, body_size);
@@ -348,6 +360,20 @@ impl HttpContext for BridgeStream {
 }
 
 impl BridgeStream {
+    /// Past `max_response_bytes` the buffered answer is emptied, so the host
+    /// never holds more (its own limit would reset the connection); the
+    /// end of the body then becomes the error.
+    fn drop_oversized_response(&mut self, body_size: usize) -> bool {
+        let over = self
+            .exchange
+            .as_mut()
+            .is_some_and(|exchange| exchange.response_over_limit(body_size));
+        if over {
+            write_buffer(BufferType::HttpResponseBody, body_size, &[]);
+        }
+        over
+    }
+
     /// Sends the reply and stops the stream: nothing is forwarded.
     fn send_local_reply(&mut self, reply: &LocalReply) -> Action {
         self.write_access_log_fields();
@@ -358,6 +384,16 @@ impl BridgeStream {
             log::warn!("cannot send local reply: {status:?}");
         }
         Action::Pause
+    }
+}
+
+/// Test-only build (`--features test-trap`): a request with the header
+/// `x-aob-test-trap` makes the module trap, as an allocation failure would,
+/// so the real-Envoy tests can show `failure_policy: FAIL_RELOAD` recovering.
+#[cfg(feature = "test-trap")]
+fn trap_if_asked(headers: &[(String, String)]) {
+    if headers.iter().any(|(name, _)| name == "x-aob-test-trap") {
+        std::process::abort();
     }
 }
 
