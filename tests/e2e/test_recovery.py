@@ -80,3 +80,11 @@ def test_the_shipped_policy_reloads_a_trapped_module(trap_envoy, upstream):
     assert all(results), results
     stats = wasm_stats(trap_envoy)
     assert stat_ending(stats, "vm_reload_success") >= 1, stats
+
+
+def test_the_shipped_module_has_no_trap_switch(envoy, upstream):
+    upstream.push(json_reply(fixture_json("openai/chat-text.json")))
+    status, _, body = post_json(envoy.url, "/v1/messages", REQUEST, {**HEADERS, "x-aob-test-trap": "1"})
+    assert status == 200, body
+    assert json.loads(body)["type"] == "message"
+    assert stat_ending(wasm_stats(envoy), "vm_reload_success") == 0
