@@ -153,9 +153,7 @@ impl SseParser {
                     None => self.skip_lf = true,
                 }
             }
-            let line_len = self.line.len() + segment.len();
-            self.check_len(line_len)?;
-            self.check_held(line_len, elsewhere)?;
+            self.check_line(self.line.len() + segment.len(), elsewhere)?;
             if self.line.is_empty() {
                 self.process_line(segment, sink, elsewhere)?;
             } else {
@@ -168,9 +166,7 @@ impl SseParser {
             }
         }
         if !bytes.is_empty() {
-            let line_len = self.line.len() + bytes.len();
-            self.check_len(line_len)?;
-            self.check_held(line_len, elsewhere)?;
+            self.check_line(self.line.len() + bytes.len(), elsewhere)?;
             self.line.extend_from_slice(bytes);
         }
         Ok(())
@@ -226,8 +222,24 @@ impl SseParser {
         }
     }
 
-    fn check_held(&self, line_len: usize, elsewhere: &Cell<usize>) -> Result<(), SseError> {
-        self.check_held_with(line_len, 0, elsewhere)
+    /// Both bounds on a line of `line_len` bytes so far. A line is checked
+    /// where its piece ends and again where it ends, so when both bounds are
+    /// passed the error is the one the growing line passed first: the same
+    /// error whatever the chunking.
+    fn check_line(&self, line_len: usize, elsewhere: &Cell<usize>) -> Result<(), SseError> {
+        let others = (self.data.len() + self.event.len()).saturating_add(elsewhere.get());
+        let too_long = self.check_len(line_len);
+        let over_cap = self.check_held_with(line_len, 0, elsewhere);
+        match (too_long, over_cap) {
+            (Err(long), Err(cap)) => Err(
+                match self.max_line_bytes <= self.cap.saturating_sub(others) {
+                    true => long,
+                    false => cap,
+                },
+            ),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
     }
 
     fn process_line(

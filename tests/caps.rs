@@ -406,3 +406,59 @@ fn streams_are_not_subject_to_max_response_bytes() {
     assert_eq!(ex.response_body_mode(), BodyMode::Stream);
     assert!(!ex.response_over_limit(1_000_000));
 }
+
+/// Where the cap fires does not depend on how the body is cut: every
+/// recorded stream, under caps that end it early or not at all, gives the
+/// same output whole and split anywhere, and never holds more than the cap.
+#[test]
+fn the_cap_fires_at_the_same_place_whatever_the_chunking() {
+    let streams = [
+        ("openai/stream-tool-calls-parallel.sse", true),
+        (
+            "openai/deepseek-stream-reasoning-tool-call.chunks.jsonl",
+            true,
+        ),
+        ("openai/stream-text.sse", true),
+        ("anthropic/stream-thinking-signature.sse", false),
+        ("anthropic/docs-stream-text-then-tool-use.sse", false),
+    ];
+    let mut capped = 0;
+    for (name, to_anthropic) in streams {
+        let body = recorded_stream(name);
+        for cap in [64, 300, 1000, 4000, usize::MAX] {
+            let run = |pieces: &[&[u8]]| -> Vec<u8> {
+                let mut out = Vec::new();
+                if to_anthropic {
+                    let mut c = ToAnthropic::with_cap(anthropic_ctx(), cap);
+                    for piece in pieces {
+                        c.push(piece, &mut out);
+                        assert!(c.held_bytes() <= cap, "{name} cap {cap}");
+                    }
+                    c.finish(&mut out);
+                } else {
+                    let mut c = ToOpenAi::with_cap(openai_ctx(), cap);
+                    for piece in pieces {
+                        c.push(piece, &mut out);
+                        assert!(c.held_bytes() <= cap, "{name} cap {cap}");
+                    }
+                    c.finish(&mut out);
+                }
+                out
+            };
+            let whole = run(&[&body]);
+            if String::from_utf8_lossy(&whole).contains("max_held_bytes") {
+                capped += 1;
+            }
+            for split in (0..=body.len()).step_by(5) {
+                let (a, b) = body.split_at(split);
+                assert_eq!(run(&[a, b]), whole, "{name} cap {cap} split at {split}");
+            }
+            let small: Vec<&[u8]> = body.chunks(3).collect();
+            assert_eq!(run(&small), whole, "{name} cap {cap} in 3-byte pieces");
+        }
+    }
+    assert!(
+        capped >= 5,
+        "the small caps must end some streams ({capped})"
+    );
+}

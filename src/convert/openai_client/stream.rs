@@ -37,9 +37,14 @@ impl StreamConverter {
     /// A converter that never holds more than `cap` bytes at once
     /// (`max_held_bytes`): past it, the stream ends with an error chunk.
     pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        StreamConverter::with_limits(ctx, MAX_LINE_BYTES, cap)
+    }
+
+    /// `with_cap` with another bound on one SSE line or event.
+    pub fn with_limits(ctx: ResponseContext, max_line_bytes: usize, cap: usize) -> StreamConverter {
         SseConverter::from_parts(
             EventsToChunks::new(ctx, cap),
-            SseParser::with_cap(MAX_LINE_BYTES, cap),
+            SseParser::with_cap(max_line_bytes, cap),
         )
     }
 }
