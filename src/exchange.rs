@@ -84,6 +84,9 @@ pub enum BodyMode {
     Buffer,
     /// Converted chunk by chunk.
     Stream,
+    /// The converted stream has ended (its last event is written): what
+    /// the upstream still sends is dropped unread.
+    Drop,
 }
 
 #[derive(Debug)]
@@ -434,6 +437,8 @@ impl Exchange {
     pub fn response_body_mode(&self) -> BodyMode {
         match self.response {
             Response::Passthrough => BodyMode::Passthrough,
+            Response::AnthropicStream(ref c) if c.is_done() => BodyMode::Drop,
+            Response::OpenAiStream(ref c) if c.is_done() => BodyMode::Drop,
             Response::AnthropicStream(_) | Response::OpenAiStream(_) => BodyMode::Stream,
             _ => BodyMode::Buffer,
         }
