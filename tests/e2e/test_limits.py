@@ -213,7 +213,11 @@ def test_a_40_mb_chunked_answer_ends_as_the_error_not_a_reset(envoy, openai_envo
     known: the client gets that status and the error in its format as the
     body (README "Limits"), never a reset connection."""
     proxy = envoy if direction["name"] == "anthropic" else openai_envoy
-    upstream.push(Reply(200, [("content-type", "application/json")], chunks=pieces(big_completion(direction), 1 << 20)))
+    # Paced, so Envoy hands the filter one piece at a time: a single read
+    # larger than Envoy's buffer limit minus max_response_bytes overflows
+    # Envoy's buffer before the filter sees it (README "Limits").
+    paced = dict(chunks=pieces(big_completion(direction), 1 << 20), delay=0.002)
+    upstream.push(Reply(200, [("content-type", "application/json")], **paced))
     status, headers, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi"),
                                         direction["headers"])
     assert status == 200
@@ -222,7 +226,8 @@ def test_a_40_mb_chunked_answer_ends_as_the_error_not_a_reset(envoy, openai_envo
     assert f"max_response_bytes: {DEFAULT_MAX_RESPONSE_BYTES}" in message
     assert len(answer) < 4096
     # A streaming request answered with JSON gets the stream's error event.
-    upstream.push(Reply(200, [("content-type", "application/json")], chunks=pieces(big_completion(direction), 1 << 20)))
+    paced = dict(chunks=pieces(big_completion(direction), 1 << 20), delay=0.002)
+    upstream.push(Reply(200, [("content-type", "application/json")], **paced))
     status, headers, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi", stream=True),
                                         direction["headers"])
     assert status == 200 and headers["content-type"].startswith("text/event-stream")
