@@ -51,7 +51,7 @@ fn argument_flood_head() -> Vec<u8> {
     ));
     head.extend(chunk(
         json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function",
-        "function": {"name": "second", "arguments": ""}}]}),
+        "function": {"name": "second", "arguments": "{\"b\": \""}}]}),
     ));
     head
 }
@@ -113,6 +113,10 @@ fn the_same_arguments_under_the_cap_arrive_whole() {
         &chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]})),
         &mut out,
     );
+    converter.push(
+        &chunk(json!({"tool_calls": [{"index": 1, "function": {"arguments": "\"}"}}]})),
+        &mut out,
+    );
     converter.push(b"data: [DONE]\n\n", &mut out);
     converter.finish(&mut out);
     assert_eq!(converter.handler().failure(), None);
@@ -125,7 +129,10 @@ fn the_same_arguments_under_the_cap_arrive_whole() {
     assert_eq!(message.error, None);
     assert_eq!(message.blocks.len(), 2);
     assert_eq!(message.blocks[0].text, "{\"a\": 1}");
-    assert_eq!(message.blocks[1].text, "x".repeat(500_000));
+    assert_eq!(
+        message.blocks[1].text,
+        format!("{{\"b\": \"{}\"}}", "x".repeat(500_000))
+    );
 }
 
 #[test]
