@@ -32,6 +32,19 @@ pub enum UpstreamAuth {
     Bearer,
 }
 
+/// How an Anthropic client's `/v1/messages/count_tokens` is answered on an
+/// OpenAI upstream, which has no such endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CountTokens {
+    /// A local estimate; nothing is sent upstream.
+    Estimate,
+    /// A one-token completion upstream, whose `prompt_tokens` is exact.
+    Upstream,
+    /// Forwarded untouched.
+    Passthrough,
+}
+
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 32 * 1024 * 1024;
@@ -101,6 +114,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "16777216",
         "bytes a stream conversion may hold across events; more ends the stream with an error",
     ),
+    (
+        "count_tokens",
+        "`\"estimate\"`",
+        "Anthropic clients' `/v1/messages/count_tokens` on an OpenAI upstream: `\"estimate\"` (local), `\"upstream\"` (a 1-token completion) or `\"passthrough\"`",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +134,7 @@ pub struct Config {
     pub max_request_bytes: u64,
     pub max_response_bytes: u64,
     pub max_held_bytes: usize,
+    pub count_tokens: CountTokens,
 }
 
 /// A configuration error, naming the field.
@@ -199,6 +218,8 @@ impl Config {
             .unwrap_or(DEFAULT_MAX_HELD_BYTES)
             .try_into()
             .unwrap_or(usize::MAX);
+        let count_tokens =
+            take::<CountTokens>(&mut object, "count_tokens")?.unwrap_or(CountTokens::Estimate);
         Ok(Config {
             upstream_protocol,
             upstream_path,
@@ -211,6 +232,7 @@ impl Config {
             max_request_bytes,
             max_response_bytes,
             max_held_bytes,
+            count_tokens,
         })
     }
 
@@ -338,6 +360,7 @@ mod tests {
         assert_eq!(config.max_held_bytes, 16_777_216);
         assert_eq!(config.max_tokens_limit, None);
         assert_eq!(config.upstream_path, None);
+        assert_eq!(config.count_tokens, CountTokens::Estimate);
     }
 
     #[test]
@@ -347,7 +370,8 @@ mod tests {
                 "model_map":{"gpt-4o":"claude-sonnet-4-5"},"default_max_tokens":1000,
                 "anthropic_version":"2024-01-01","max_tokens_field":"max_tokens",
                 "max_tokens_limit":8192,"upstream_auth":"bearer","max_request_bytes":1024,
-                "max_response_bytes":2048,"max_held_bytes":4096}"#,
+                "max_response_bytes":2048,"max_held_bytes":4096,
+                "count_tokens":"upstream"}"#,
         )
         .unwrap();
         assert_eq!(config.upstream_protocol, Protocol::Anthropic);
@@ -364,6 +388,7 @@ mod tests {
         assert_eq!(config.max_request_bytes, 1024);
         assert_eq!(config.max_response_bytes, 2048);
         assert_eq!(config.max_held_bytes, 4096);
+        assert_eq!(config.count_tokens, CountTokens::Upstream);
     }
 
     #[test]
@@ -426,6 +451,10 @@ mod tests {
             (
                 r#"{"upstream_protocol":"openai","max_held_bytes":-5}"#,
                 "max_held_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"openai","count_tokens":"exact"}"#,
+                "count_tokens",
             ),
         ];
         for (json, field) in cases {
