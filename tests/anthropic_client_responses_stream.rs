@@ -11,7 +11,7 @@ use anthropic_openai_bridge::convert::anthropic_client_responses::stream::{
 use anthropic_openai_bridge::convert::signature::{reasoning_signature, sign};
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome};
-use anthropic_openai_bridge::sse::SseParser;
+use anthropic_openai_bridge::sse::{over_cap, SseHandler, SseParser};
 use common::*;
 use serde_json::{json, Value};
 
@@ -804,11 +804,11 @@ fn held_bytes_are_bounded() {
     converter.finish(&mut out);
     let got = check_anthropic_stream(&out);
     let (_, message) = got.error.unwrap();
-    assert!(
-        message.contains("bytes of output items to hold"),
-        "{message}"
+    assert!(message.contains("max_held_bytes"), "{message}");
+    assert_eq!(
+        converter.handler().failure(),
+        Some(StreamFailure::OverHeldLimit)
     );
-    assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
     assert!(out.len() < 4096, "nothing held was written: {}", out.len());
 }
 
@@ -886,15 +886,13 @@ fn held_encrypted_content_is_bounded() {
     }
     let got = run(&events);
     let (_, message) = got.error.unwrap();
-    assert!(
-        message.contains("bytes of output items to hold"),
-        "{message}"
-    );
+    assert!(message.contains("max_held_bytes"), "{message}");
     assert!(got.blocks.is_empty());
 }
 
-/// The cap is the converter's: a small one ends the stream early, and what
-/// is held is released as blocks close.
+/// The cap is the converter's (`max_held_bytes`, shared with the parser's
+/// partial event): a small one ends the stream early, and what is held is
+/// released as blocks close.
 #[test]
 fn the_held_cap_is_configurable_and_released_on_close() {
     let input = [
@@ -910,7 +908,7 @@ fn the_held_cap_is_configurable_and_released_on_close() {
         delta("response.output_text.delta", 1, &"y".repeat(600)),
     ]
     .concat();
-    let mut converter = StreamConverter::with_cap(ctx(), 1000);
+    let mut converter = StreamConverter::with_cap(ctx(), 1500);
     let mut out = Vec::new();
     converter.push(input.as_bytes(), &mut out);
     assert_eq!(converter.handler().held_bytes(), 600);
@@ -928,16 +926,17 @@ fn the_held_cap_is_configurable_and_released_on_close() {
         "flushed into the open block"
     );
     converter.push(
-        delta("response.output_text.delta", 2, &"z".repeat(1001)).as_bytes(),
+        delta("response.output_text.delta", 2, &"z".repeat(1501)).as_bytes(),
         &mut out,
     );
     converter.finish(&mut out);
     let got = check_anthropic_stream(&out);
     assert_eq!(got.blocks[0].text, "y".repeat(600));
     let (_, message) = got.error.unwrap();
+    assert_eq!(message, over_cap(1500));
     assert_eq!(
-        message,
-        "upstream sent more than 1000 bytes of output items to hold"
+        converter.handler().failure(),
+        Some(StreamFailure::OverHeldLimit)
     );
 }
 

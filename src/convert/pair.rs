@@ -98,8 +98,12 @@ pub trait Pair {
         context: &Self::Context,
     ) -> Result<(Vec<u8>, Tokens), String>;
 
-    /// The converter for a 2xx event stream.
-    fn stream_converter(context: &Self::Context) -> SseConverter<Self::Stream>;
+    /// The converter for a 2xx event stream, holding at most `max_held_bytes`
+    /// of unfinished input and pending output (`max_held_bytes`).
+    fn stream_converter(
+        context: &Self::Context,
+        max_held_bytes: usize,
+    ) -> SseConverter<Self::Stream>;
 
     /// The status the client sees for an upstream error status.
     fn client_status(upstream_status: u16) -> u16 {

@@ -69,8 +69,11 @@ impl Pair for AnthropicOnOpenAi {
         stream::completion_as_stream(body, context)
     }
 
-    fn stream_converter(context: &ResponseContext) -> SseConverter<stream::ChunksToEvents> {
-        stream::StreamConverter::new(context.clone())
+    fn stream_converter(
+        context: &ResponseContext,
+        max_held_bytes: usize,
+    ) -> SseConverter<stream::ChunksToEvents> {
+        stream::StreamConverter::with_cap(context.clone(), max_held_bytes)
     }
 
     fn error_body(status: u16, message: &str, _code: Option<&str>) -> Vec<u8> {
@@ -160,8 +163,11 @@ impl Pair for CountTokensOnOpenAi {
         Err("count_tokens is not streamed".to_string())
     }
 
-    fn stream_converter(_context: &()) -> SseConverter<stream::ChunksToEvents> {
-        stream::StreamConverter::new(ResponseContext::default())
+    fn stream_converter(
+        _context: &(),
+        max_held_bytes: usize,
+    ) -> SseConverter<stream::ChunksToEvents> {
+        stream::StreamConverter::with_cap(ResponseContext::default(), max_held_bytes)
     }
 
     fn error_body(status: u16, message: &str, code: Option<&str>) -> Vec<u8> {

@@ -72,8 +72,11 @@ impl Pair for AnthropicOnResponses {
         stream::response_as_stream(body, context)
     }
 
-    fn stream_converter(context: &ResponseContext) -> SseConverter<stream::ResponsesToEvents> {
-        stream::StreamConverter::new(context.clone())
+    fn stream_converter(
+        context: &ResponseContext,
+        max_held_bytes: usize,
+    ) -> SseConverter<stream::ResponsesToEvents> {
+        stream::StreamConverter::with_cap(context.clone(), max_held_bytes)
     }
 
     fn error_body(status: u16, message: &str, code: Option<&str>) -> Vec<u8> {

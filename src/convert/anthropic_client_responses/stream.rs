@@ -13,7 +13,7 @@
 //! A block opens at its item's first text, or when the item is done. Deltas
 //! are matched to their item by `output_index` (or `item_id`); deltas of an
 //! item behind the open one (not seen from OpenAI, whose items stream one
-//! after another) are held, bounded by `MAX_HELD_BYTES`, and written when
+//! after another) are held, bounded by `max_held_bytes`, and written when
 //! its block opens. An item that streamed no deltas (LM Studio sends
 //! function arguments only when done) is written from its done form.
 //!
@@ -37,13 +37,16 @@ use crate::convert::tool_arguments::ObjectScan;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::responses::{Item, Response, ResponseUsage, StreamEvent as ResponsesEvent};
-use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
+use crate::sse::{
+    over_cap, write_event, SseConverter, SseError, SseHandler, SseItem, SseParser, MAX_LINE_BYTES,
+};
 use crate::wire::{CowStr, RawJson};
 use std::collections::HashMap;
 
-/// Most bytes held for items not yet closed: deltas waiting behind the
-/// open item, done forms and encrypted reasoning waiting for their block,
-/// item ids and tool names.
+/// Most bytes `new` holds for items not yet closed: deltas waiting behind
+/// the open item, done forms and encrypted reasoning waiting for their
+/// block, item ids and tool names (the filter uses `with_cap` and the
+/// configured `max_held_bytes`).
 pub const MAX_HELD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Most output items one response may have.
@@ -62,10 +65,14 @@ impl StreamConverter {
         SseConverter::from_parts(ResponsesToEvents::new(ctx, MAX_HELD_BYTES), parser)
     }
 
-    /// A converter that holds at most `cap` bytes for unfinished items
-    /// (instead of `MAX_HELD_BYTES`); past it the stream ends in an error.
+    /// A converter that never holds more than `cap` bytes at once
+    /// (`max_held_bytes`: the parser's partial event and the items not yet
+    /// closed together); past it the stream ends in an error.
     pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
-        SseConverter::from_parts(ResponsesToEvents::new(ctx, cap), SseParser::default())
+        SseConverter::from_parts(
+            ResponsesToEvents::new(ctx, cap),
+            SseParser::with_cap(MAX_LINE_BYTES, cap),
+        )
     }
 }
 
@@ -84,8 +91,12 @@ impl SseHandler for ResponsesToEvents {
         }
     }
 
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
-        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>) {
+        let failure = match error {
+            SseError::OverCap { .. } => StreamFailure::OverHeldLimit,
+            SseError::LineTooLong { .. } => StreamFailure::Invalid,
+        };
+        self.error(out, failure, "api_error", &error.to_string());
     }
 
     /// A stream that stopped before its terminal event gets an error.
@@ -100,6 +111,10 @@ impl SseHandler for ResponsesToEvents {
 
     fn is_done(&self) -> bool {
         self.phase == Phase::Done
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
 }
 
@@ -749,11 +764,6 @@ impl ResponsesToEvents {
         );
     }
 
-    /// Bytes held across events for items not yet closed.
-    pub fn held_bytes(&self) -> usize {
-        self.held_bytes
-    }
-
     /// Counts `bytes` more held for items; past the cap the stream ends in
     /// an error (false).
     fn hold(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
@@ -761,11 +771,8 @@ impl ResponsesToEvents {
         if self.held_bytes <= self.cap {
             return true;
         }
-        let message = format!(
-            "upstream sent more than {} bytes of output items to hold",
-            self.cap
-        );
-        self.error(out, StreamFailure::Invalid, "api_error", &message);
+        let message = over_cap(self.cap);
+        self.error(out, StreamFailure::OverHeldLimit, "api_error", &message);
         false
     }
 
