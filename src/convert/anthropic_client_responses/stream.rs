@@ -69,9 +69,14 @@ impl StreamConverter {
     /// (`max_held_bytes`: the parser's partial event and the items not yet
     /// closed together); past it the stream ends in an error.
     pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        StreamConverter::with_limits(ctx, MAX_LINE_BYTES, cap)
+    }
+
+    /// `with_cap` with another bound on one SSE line or event.
+    pub fn with_limits(ctx: ResponseContext, max_line_bytes: usize, cap: usize) -> StreamConverter {
         SseConverter::from_parts(
             ResponsesToEvents::new(ctx, cap),
-            SseParser::with_cap(MAX_LINE_BYTES, cap),
+            SseParser::with_cap(max_line_bytes, cap),
         )
     }
 }
