@@ -471,3 +471,42 @@ fn metrics_and_access_log_name_the_pair() {
     );
     assert_clean(&h);
 }
+
+/// `max_held_bytes` bounds this pair's stream in the module: a reasoning
+/// item's encrypted content larger than the cap ends the stream with an
+/// `error` event naming the key, after what was already written.
+#[test]
+fn max_held_bytes_bounds_the_stream() {
+    let mut h = host(r#"{"upstream_protocol":"openai_responses","max_held_bytes":4096}"#);
+    let big = "e".repeat(8192);
+    let events = [
+        json!({"type": "response.created", "response": {"id": "resp_1", "object": "response", "status": "in_progress", "model": "gpt-5", "output": []}}),
+        json!({"type": "response.output_item.added", "output_index": 0, "item": {"type": "message", "id": "msg_1", "role": "assistant", "content": []}}),
+        json!({"type": "response.output_text.delta", "output_index": 0, "item_id": "msg_1", "content_index": 0, "delta": "Hi"}),
+        json!({"type": "response.output_item.added", "output_index": 1, "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
+        json!({"type": "response.output_item.done", "output_index": 1, "item": {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": big}}),
+    ];
+    let sse: String = events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect();
+    let o = exchange(
+        &mut h,
+        &simple_request(true),
+        SSE_200,
+        sse.as_bytes(),
+        &Chunking::Bytes(512),
+    );
+    let events = parse_anthropic_sse(&o.response_body).unwrap();
+    check_anthropic_stream(&events).unwrap();
+    let (last, data) = events.last().unwrap();
+    assert_eq!(last, "error", "{}", o.body_text());
+    assert!(data["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_held_bytes"));
+    assert!(events
+        .iter()
+        .any(|(t, v)| t == "content_block_delta" && v["delta"]["text"] == "Hi"));
+    assert_clean(&h);
+}
