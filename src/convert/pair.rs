@@ -98,8 +98,8 @@ pub trait Pair {
         context: &Self::Context,
     ) -> Result<(Vec<u8>, Tokens), String>;
 
-    /// The converter for a 2xx event stream, holding at most `max_held_bytes`
-    /// of unfinished input and pending output (`max_held_bytes`).
+    /// The converter for a 2xx event stream; it holds at most
+    /// `max_held_bytes` of the stream at a time (the configured cap).
     fn stream_converter(
         context: &Self::Context,
         max_held_bytes: usize,
