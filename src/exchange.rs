@@ -176,9 +176,7 @@ impl Exchange {
             );
         }
         if end_of_stream || length == Some(0) {
-            return Verdict::Reply(
-                self.reply(ClientError::invalid_request("request body is required")),
-            );
+            return Verdict::Reply(self.reply(ClientError::missing_body()));
         }
         Verdict::Continue(match self.route {
             Route::OpenAiClient => o_headers::request_edits(headers, path, &self.config),
@@ -202,6 +200,9 @@ impl Exchange {
     pub fn on_request_body(&mut self, body: &[u8]) -> Result<Vec<u8>, LocalReply> {
         if let Some(reply) = self.check_request_size(body.len()) {
             return Err(reply);
+        }
+        if body.is_empty() {
+            return Err(self.reply(ClientError::missing_body()));
         }
         let converted = match self.route {
             Route::OpenAiClient => o_request::convert_request(body, &self.config).map(|c| {
