@@ -1,4 +1,4 @@
-//! Plugin configuration (DESIGN.md section 3): parsed and validated once in
+//! Plugin configuration (docs/configuration.md#configuration-reference): parsed and validated once in
 //! `on_configure`. Every error names the field it is about, and unknown keys
 //! are errors, so a typo can never fall back to a default silently.
 

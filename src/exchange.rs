@@ -3,7 +3,7 @@
 //! what it returns. Everything that decides *what* happens lives here (and
 //! in `convert/`), so it is tested natively; the glue only moves bytes.
 //!
-//! The host's rules (DESIGN.md section 2) shape the API: header decisions are
+//! The host's rules (docs/README.md#what-the-proxy-wasm-host-allows) shape the API: header decisions are
 //! made from headers alone, request bodies are converted once whole,
 //! buffered responses once whole, streams chunk by chunk.
 

@@ -1,8 +1,9 @@
 //! Pure conversions between the two APIs: no host calls, no I/O.
 //!
-//! `anthropic_client` holds DESIGN.md section 4 (an Anthropic client on an
-//! OpenAI upstream), one module per phase. `error`, `tool_names` and
-//! `signature` are shared by both directions.
+//! One module per protocol pair (docs/README.md#protocol-pairs), one file
+//! per phase: `anthropic_client` (docs/anthropic_client.md) and `openai_client`
+//! (docs/openai_client.md). `error`, `headers`, `tool_names` and `signature` are
+//! shared by the pairs.
 
 /// One debug line for each request field that was present and has no form
 /// in the upstream's protocol (`upstream` names it in the line).

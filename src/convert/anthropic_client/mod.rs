@@ -1,5 +1,5 @@
 //! An Anthropic Messages client on an OpenAI Chat Completions upstream
-//! (DESIGN.md section 4), one module per phase.
+//! (docs/anthropic_client.md), one module per phase.
 
 pub mod headers;
 pub mod request;
