@@ -36,8 +36,9 @@ pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Every configuration key, with its meaning; the README's reference table is
-/// checked against this list by a test so the two cannot drift.
+/// Every configuration key, with its meaning; the reference table in
+/// docs/configuration.md#configuration-reference is checked against this
+/// list by a test so the two cannot drift.
 pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "upstream_protocol",
