@@ -76,6 +76,38 @@ fn stream_floor(body: &[u8]) {
     }
 }
 
+/// Issue 12's attack: `count` tools whose names all sanitise alike (`t` plus
+/// two, then three, ASCII punctuation characters), about 1.3 MB for 24,000.
+fn colliding_tool_names_request(count: usize) -> Vec<u8> {
+    let punct: Vec<char> = (b'!'..=b'~')
+        .map(char::from)
+        .filter(|c| c.is_ascii_punctuation() && *c != '-' && *c != '_')
+        .collect();
+    let pairs = punct
+        .iter()
+        .flat_map(|a| punct.iter().map(move |b| format!("t{a}{b}")));
+    let triples = punct.iter().flat_map(|a| {
+        let punct = &punct;
+        punct
+            .iter()
+            .flat_map(move |b| punct.iter().map(move |c| format!("t{a}{b}{c}")))
+    });
+    let tools: Vec<serde_json::Value> = pairs
+        .chain(triples)
+        .take(count)
+        .map(|name| {
+            serde_json::json!({"name": name, "description": "d", "input_schema": {"type": "object"}})
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hello"}],
+        "tools": tools,
+    }))
+    .unwrap()
+}
+
 /// `BENCH_ONLY=<text>` runs only the rows whose name contains it (for a profiler).
 fn selected(name: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| name.contains(&only))
@@ -164,6 +196,20 @@ fn main() {
                 time_floor(budget, || floor(&body)),
             );
         }
+    }
+    let name = "request anthropic→openai 24k colliding tool names";
+    if selected(name) {
+        let body = colliding_tool_names_request(24_000);
+        let t = time(budget, || {
+            black_box(anthropic_client::request::convert_request(&body, &to_openai).unwrap());
+        });
+        row(
+            name,
+            body.len(),
+            None,
+            t,
+            time_floor(budget, || floor(&body)),
+        );
     }
     let ctx = anthropic_client::response::ResponseContext::default();
     if selected("response openai→anthropic") {

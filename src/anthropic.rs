@@ -5,7 +5,7 @@
 //! is exactly what a conversion put there. Fields the bridge does not read are
 //! not declared, which drops them.
 
-use crate::wire::{indexed_seq, CowStr, Described, RawJson, TextOr};
+use crate::wire::{indexed_seq, object_field, positive_count, CowStr, Described, RawJson, TextOr};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
@@ -19,7 +19,11 @@ pub struct MessagesRequest<'a> {
     pub messages: Vec<InputMessage<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub system: Option<TextOr<'a, ContentBlock<'a>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "max_tokens_field",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_tokens: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -29,7 +33,12 @@ pub struct MessagesRequest<'a> {
     pub stop_sequences: Option<Vec<CowStr<'a>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "metadata_field",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub metadata: Option<Metadata<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<CowStr<'a>>,
@@ -41,7 +50,12 @@ pub struct MessagesRequest<'a> {
     pub output_format: Option<OutputFormat<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<Tool<'a>>>,
-    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        borrow,
+        default,
+        deserialize_with = "tool_choice_field",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tool_choice: Option<ToolChoice<'a>>,
     /// Read only to say they were dropped (no OpenAI form).
     #[serde(default, skip_serializing)]
@@ -52,6 +66,22 @@ pub struct MessagesRequest<'a> {
     pub mcp_servers: Option<IgnoredAny>,
     #[serde(default, skip_serializing)]
     pub context_management: Option<IgnoredAny>,
+}
+
+fn max_tokens_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    positive_count(d, "max_tokens")
+}
+
+fn metadata_field<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Metadata<'a>>, D::Error> {
+    object_field(d, "metadata")
+}
+
+fn tool_choice_field<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<ToolChoice<'a>>, D::Error> {
+    object_field(d, "tool_choice")
 }
 
 fn messages_seq<'de: 'a, 'a, D: Deserializer<'de>>(

@@ -15,11 +15,11 @@ use crate::convert::error::{
     anthropic_error_body, anthropic_error_type, openai_error_body, openai_error_type,
     read_upstream_error, ClientError,
 };
-use crate::convert::headers::{header, path_only, HeaderEdit};
+use crate::convert::headers::{header, path_only, repeated_credential, HeaderEdit};
 use crate::convert::openai_client::{
     headers as o_headers, request as o_request, response as o_response, stream as o_stream,
 };
-use crate::report::{Direction, Report, StreamFailure, StreamOutcome, Tokens};
+use crate::report::{safe_value, Direction, Report, StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{SseConverter, SseHandler};
 use std::rc::Rc;
 
@@ -175,6 +175,11 @@ impl Exchange {
                 self.reply(ClientError::too_large(self.config.max_request_bytes)),
             );
         }
+        if let Some(name) = repeated_credential(headers) {
+            return Verdict::Reply(self.reply(ClientError::invalid_request(format!(
+                "{name}: sent more than once; send exactly one credential"
+            ))));
+        }
         if end_of_stream || length == Some(0) {
             return Verdict::Reply(self.reply(ClientError::missing_body()));
         }
@@ -226,10 +231,10 @@ impl Exchange {
         match converted {
             Ok((body, stream, ctx)) => {
                 self.stream_requested = stream;
-                self.report.model = Some(match &ctx {
-                    Context::Anthropic(ctx) => ctx.model.clone(),
-                    Context::OpenAi(ctx) => ctx.model.clone(),
-                });
+                self.report.model = Some(safe_value(match &ctx {
+                    Context::Anthropic(ctx) => &ctx.model,
+                    Context::OpenAi(ctx) => &ctx.model,
+                }));
                 self.ctx = Some(ctx);
                 Ok(body)
             }
@@ -283,6 +288,7 @@ impl Exchange {
         let is_sse = content_type.starts_with(EVENT_STREAM);
         let is_json = content_type.is_empty() || content_type.contains("json");
         let success = (200..300).contains(&status);
+        self.report.upstream_accepted = success;
         if end_of_stream {
             // No body callback will come: answer with the error now.
             let (status, message) = match success {

@@ -58,7 +58,9 @@ impl Metrics {
 
     /// Counts one finished exchange.
     fn record(&mut self, report: &Report, conversion_time: Duration) {
-        let model = self.models.tag(report.model.as_deref()).to_string();
+        let model = self
+            .models
+            .tag(report.model.as_deref(), report.upstream_accepted);
         // Envoy rejects an increment of zero; a metric appears on its first count.
         for (name, count) in report
             .counters(&model)

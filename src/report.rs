@@ -10,6 +10,49 @@
 
 use crate::anthropic;
 use std::collections::HashSet;
+use std::fmt;
+
+/// Longest client string kept in a metric tag or filter-state value.
+pub const SAFE_VALUE_MAX: usize = 64;
+
+/// A client string made safe for a metric tag or a filter-state value (and
+/// so the access log): ASCII letters, digits and `-._:/@+` are kept, every
+/// other character becomes `_`, and the result is cut at `SAFE_VALUE_MAX`
+/// bytes. No line break, quote, space or tag separator (`=.=`, `;.;`) can
+/// survive, so a client cannot add a line or a tag.
+pub fn safe_value(value: &str) -> String {
+    value
+        .chars()
+        .take(SAFE_VALUE_MAX)
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '.' | '_' | ':' | '/' | '@' | '+' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// Longest client string a log line quotes.
+pub const LOG_VALUE_MAX: usize = 128;
+
+/// A client string for a log line: control and non-ASCII characters are
+/// escaped (`\n`, `\u{7f}`), and it is cut after `LOG_VALUE_MAX` characters
+/// with `…` appended, so a log line stays one bounded line.
+pub struct LogSafe<'a>(pub &'a str);
+
+impl fmt::Display for LogSafe<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars().take(LOG_VALUE_MAX) {
+            match c {
+                ' '..='~' => fmt::Write::write_char(f, c)?,
+                _ => write!(f, "{}", c.escape_default())?,
+            }
+        }
+        if self.0.chars().nth(LOG_VALUE_MAX).is_some() {
+            f.write_str("…")?;
+        }
+        Ok(())
+    }
+}
 
 /// Which way a request was converted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +147,11 @@ pub trait StreamOutcome {
 pub struct Report {
     /// `None` for a request passed through untouched.
     pub direction: Option<Direction>,
-    /// The model sent upstream, once the request was converted.
+    /// The model sent upstream, once the request was converted, made safe
+    /// by `safe_value`.
     pub model: Option<String>,
+    /// The upstream answered 2xx: only such models get their own tag.
+    pub upstream_accepted: bool,
     pub client_error: Option<ClientErrorKind>,
     /// The status the client got when an upstream answer became an error.
     pub upstream_error_status: Option<u16>,
@@ -216,7 +262,7 @@ impl Report {
         };
         let mut fields = vec![("aob_direction", direction.as_str().to_string())];
         if let Some(model) = &self.model {
-            fields.push(("aob_model", model.clone()));
+            fields.push(("aob_model", safe_value(model)));
         }
         if let Some(tokens) = self.tokens {
             fields.push(("aob_input_tokens", tokens.input.to_string()));
@@ -233,7 +279,9 @@ impl Report {
 
 /// Bounds the `model` tag's cardinality: a client can send any model name,
 /// and every distinct value would become new metrics. The first `limit`
-/// models get their own tag; later ones are counted as `other`.
+/// models an upstream accepted (answered 2xx) get their own tag; every other
+/// model is counted as `other`, so names an upstream rejects cannot take the
+/// places of real ones. Tags are `safe_value`s.
 #[derive(Debug, Clone)]
 pub struct ModelTags {
     seen: HashSet<String>,
@@ -256,18 +304,21 @@ impl ModelTags {
         }
     }
 
-    pub fn tag<'m>(&mut self, model: Option<&'m str>) -> &'m str {
+    /// The tag for an exchange's model; `accepted` says the upstream
+    /// answered it with a 2xx.
+    pub fn tag(&mut self, model: Option<&str>, accepted: bool) -> String {
         let Some(model) = model else {
-            return "none";
+            return "none".to_string();
         };
-        if self.seen.contains(model) {
+        let model = safe_value(model);
+        if self.seen.contains(&model) {
             return model;
         }
-        if self.seen.len() < self.limit && !model.contains(";.;") && !model.contains("=.=") {
-            self.seen.insert(model.to_string());
+        if accepted && self.seen.len() < self.limit {
+            self.seen.insert(model.clone());
             return model;
         }
-        "other"
+        "other".to_string()
     }
 }
 
@@ -373,14 +424,68 @@ mod tests {
     }
 
     #[test]
-    fn model_tags_are_bounded() {
+    fn model_tags_are_bounded_and_only_accepted_models_take_a_place() {
         let mut tags = ModelTags::new(2);
-        assert_eq!(tags.tag(Some("a")), "a");
-        assert_eq!(tags.tag(Some("b")), "b");
-        assert_eq!(tags.tag(Some("c")), "other");
-        assert_eq!(tags.tag(Some("a")), "a");
-        assert_eq!(tags.tag(Some("x;.;y")), "other");
-        assert_eq!(tags.tag(None), "none");
+        assert_eq!(tags.tag(Some("junk-1"), false), "other");
+        assert_eq!(tags.tag(Some("a"), true), "a");
+        assert_eq!(tags.tag(Some("junk-2"), false), "other");
+        assert_eq!(tags.tag(Some("b"), true), "b");
+        assert_eq!(tags.tag(Some("c"), true), "other");
+        assert_eq!(tags.tag(Some("a"), false), "a");
+        assert_eq!(tags.tag(None, true), "none");
+    }
+
+    #[test]
+    fn model_tags_are_safe_values() {
+        let mut tags = ModelTags::new(4);
+        assert_eq!(
+            tags.tag(Some("m\ninjected_metric_line: 31337"), true),
+            "m_injected_metric_line:_31337"
+        );
+        assert_eq!(tags.tag(Some("x;.;y=.=z"), true), "x_._y_._z");
+        let huge = "g".repeat(5 << 20);
+        assert_eq!(tags.tag(Some(&huge), true), "g".repeat(SAFE_VALUE_MAX));
+    }
+
+    #[test]
+    fn safe_values_keep_model_names_and_replace_the_rest() {
+        for name in [
+            "gpt-4.1",
+            "claude-sonnet-4-5",
+            "anthropic.claude-3-5-sonnet-20240620-v1:0",
+            "openai/gpt-4o",
+            "claude-3-5-sonnet@20240620",
+        ] {
+            assert_eq!(safe_value(name), name);
+        }
+        let forged = "gpt\n[2026-12-01T00:00:00.000Z] \"POST /admin HTTP/1.1\" 200 FAKE-LOG-LINE";
+        let safe = safe_value(forged);
+        assert_eq!(
+            safe,
+            "gpt__2026-12-01T00:00:00.000Z___POST_/admin_HTTP/1.1__200_FAKE-L"
+        );
+        assert_eq!(safe.len(), SAFE_VALUE_MAX);
+        assert_eq!(safe_value("météo\r\u{0}"), "m_t_o__");
+    }
+
+    #[test]
+    fn log_safe_escapes_controls_and_caps_length() {
+        assert_eq!(LogSafe("a\nb\"c").to_string(), "a\\nb\"c");
+        assert_eq!(LogSafe("é\u{1b}[31m").to_string(), "\\u{e9}\\u{1b}[31m");
+        let long = LogSafe(&"x".repeat(1000)).to_string();
+        assert_eq!(long, format!("{}…", "x".repeat(LOG_VALUE_MAX)));
+    }
+
+    #[test]
+    fn access_log_model_is_a_safe_value() {
+        let report = Report {
+            direction: Some(Direction::AnthropicClient),
+            model: Some("gpt\n[x] 200".into()),
+            ..Default::default()
+        };
+        assert!(report
+            .access_log_fields()
+            .contains(&("aob_model", "gpt__x__200".to_string())));
     }
 
     #[test]

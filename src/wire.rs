@@ -187,6 +187,44 @@ where
     })
 }
 
+/// An optional field that must be a JSON object when present: serde would
+/// otherwise take an array for a struct (`metadata: ["uid"]`). Errors name
+/// the field.
+pub fn object_field<'de: 'a, 'a, D, T>(deserializer: D, name: &str) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'a>,
+{
+    let Some(raw) = Option::<&'a RawValue>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if !raw.get().starts_with('{') {
+        return Err(de::Error::custom(format_args!(
+            "{name}: must be a JSON object"
+        )));
+    }
+    serde_json::from_str(raw.get()).map(Some).map_err(|e| {
+        let message = e.to_string();
+        de::Error::custom(format_args!("{name}: {}", strip_position(&message)))
+    })
+}
+
+/// A token count that must be at least 1 when present (not `0`, not `null`).
+pub fn positive_count<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    name: &str,
+) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(deserializer)? {
+        Some(n) if n >= 1 => Ok(Some(n)),
+        Some(n) => Err(de::Error::custom(format_args!(
+            "{name}: must be at least 1, got {n}"
+        ))),
+        None => Err(de::Error::custom(format_args!(
+            "{name}: must be an integer of at least 1, got null"
+        ))),
+    }
+}
+
 /// Drops serde_json's ` at line L column C` suffix; the outer error adds its own.
 fn strip_position(message: &str) -> &str {
     match message.rfind(" at line ") {

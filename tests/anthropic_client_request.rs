@@ -598,9 +598,16 @@ fn tool_results_come_first_as_tool_messages() {
         {"type": "tool_result", "tool_use_id": "t4"},
         {"type": "tool_result", "tool_use_id": "t5", "content": [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "QQ=="}}]}
     ]);
-    let out = convert(user(content));
+    let calls: Vec<Value> = (1..=5)
+        .map(|i| json!({"type": "tool_use", "id": format!("t{i}"), "name": "f", "input": {}}))
+        .collect();
+    let request = json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "assistant", "content": calls},
+        {"role": "user", "content": content}
+    ]});
+    let out = convert(request);
     assert_eq!(
-        out["messages"],
+        Value::from(out["messages"].as_array().unwrap()[1..].to_vec()),
         json!([
             {"role": "tool", "content": "one", "tool_call_id": "t1"},
             {"role": "tool", "content": "a\n\nb", "tool_call_id": "t2"},
@@ -694,9 +701,218 @@ fn deep_nesting_is_a_400_where_parsed_and_untouched_where_passed_through() {
         error.message
     );
 
-    let schema = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let schema = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
     let body = format!("{{\"model\":\"m\",\"messages\":[{{\"role\":\"user\",\"content\":\"a\"}}],\"tools\":[{{\"name\":\"f\",\"input_schema\":{schema}}}]}}");
     let converted = convert_request(body.as_bytes(), &config("")).unwrap();
     let text = String::from_utf8(converted.body).unwrap();
     assert!(text.contains(&format!("\"parameters\":{schema}")));
+}
+
+/// 24,000 distinct tool names that all sanitise to `t__` or `t___` (the
+/// issue's attack, ~1.3 MB): each gets a unique valid upstream name, and
+/// every one comes back as the client's own name in a response.
+#[test]
+fn thousands_of_colliding_tool_names_stay_unique_and_round_trip() {
+    use anthropic_openai_bridge::convert::anthropic_client::response::{
+        convert_response, ResponseContext,
+    };
+    let names = colliding_tool_names(24_000);
+    let tools: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"name": n, "description": "d", "input_schema": {"type": "object"}}))
+        .collect();
+    let body = with(base(), "tools", json!(tools)).to_string();
+    assert!(body.len() > 1_200_000, "{}", body.len());
+    let converted = convert_request(body.as_bytes(), &config("")).unwrap();
+    let out: Value = serde_json::from_slice(&converted.body).unwrap();
+    let sent: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), names.len());
+    let unique: std::collections::HashSet<&str> = sent.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "upstream names collide");
+    let openai_name = regex_lite::Regex::new("^[a-zA-Z0-9_-]{1,64}$").unwrap();
+    assert!(sent.iter().all(|n| openai_name.is_match(n)));
+    let calls: Vec<Value> = sent
+        .iter()
+        .enumerate()
+        .map(|(i, n)| json!({"id": format!("call_{i}"), "type": "function", "function": {"name": n, "arguments": "{}"}}))
+        .collect();
+    let completion = json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": "m",
+        "choices": [{"index": 0, "finish_reason": "tool_calls",
+                     "message": {"role": "assistant", "content": null, "tool_calls": calls}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+    });
+    let ctx = ResponseContext {
+        tool_names: converted.tool_names,
+        model: "m".into(),
+        fallback_id: "msg_1".into(),
+    };
+    let (answer, _) = convert_response(completion.to_string().as_bytes(), &ctx);
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    let restored: Vec<&str> = answer["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_eq!(restored, expected);
+}
+
+/// `t` + two, then three, ASCII punctuation characters OpenAI rejects in a name.
+fn colliding_tool_names(count: usize) -> Vec<String> {
+    let punct: Vec<char> = (b'!'..=b'~')
+        .map(char::from)
+        .filter(|c| c.is_ascii_punctuation() && *c != '-' && *c != '_')
+        .collect();
+    let pairs = punct
+        .iter()
+        .flat_map(|a| punct.iter().map(move |b| format!("t{a}{b}")));
+    let triples = punct.iter().flat_map(|a| {
+        let punct = &punct;
+        punct
+            .iter()
+            .flat_map(move |b| punct.iter().map(move |c| format!("t{a}{b}{c}")))
+    });
+    pairs.chain(triples).take(count).collect()
+}
+
+fn reject_value(request: Value) -> String {
+    let error = reject(&request.to_string());
+    assert_eq!(error.status, 400, "{error:?}");
+    error.message
+}
+
+#[test]
+fn a_request_left_with_no_message_is_a_400_naming_the_content() {
+    for content in [
+        json!([]),
+        json!([{"type": "future_block", "x": 1}]),
+        json!([{"type": "text", "text": null}]),
+    ] {
+        let message = reject_value(user(content.clone()));
+        assert!(
+            message.starts_with("messages[0].content: ") && message.contains("no message is left"),
+            "{content}: {message}"
+        );
+    }
+    let system_only = json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "system", "content": "be brief"}, {"role": "user", "content": []}]});
+    assert!(reject_value(system_only).starts_with("messages[1].content: "));
+}
+
+fn tool_round(assistant: Value, results: Value) -> Value {
+    json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": assistant},
+        {"role": "user", "content": results}
+    ]})
+}
+
+#[test]
+fn tool_results_and_tool_uses_must_pair_up() {
+    let call = |id: &str| json!({"type": "tool_use", "id": id, "name": "f", "input": {}});
+    let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "ok"});
+    let orphan = reject_value(tool_round(
+        json!([call("a")]),
+        json!([result("a"), result("zz")]),
+    ));
+    assert!(
+        orphan.starts_with("messages[2].content: unexpected `tool_use_id`")
+            && orphan.contains("zz"),
+        "{orphan}"
+    );
+    let unanswered = reject_value(tool_round(
+        json!([call("a"), call("b")]),
+        json!([result("a")]),
+    ));
+    assert!(
+        unanswered.starts_with("messages[1]: `tool_use` ids were found without `tool_result` blocks immediately after: b"),
+        "{unanswered}"
+    );
+    let interrupted = json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [call("a")]},
+        {"role": "user", "content": "never mind"}
+    ]});
+    assert!(reject_value(interrupted).starts_with("messages[1]: `tool_use` ids"));
+    let last_turn = json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "go"}, {"role": "assistant", "content": [call("a")]}]});
+    assert!(reject_value(last_turn).starts_with("messages[1]: `tool_use` ids"));
+    let stale = json!({"model": "m", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [call("a")]},
+        {"role": "user", "content": [result("a")]},
+        {"role": "assistant", "content": "done"},
+        {"role": "user", "content": [result("a")]}
+    ]});
+    assert!(reject_value(stale).starts_with("messages[4].content: unexpected"));
+    let answered = tool_round(
+        json!([call("a"), call("b")]),
+        json!([result("b"), result("a")]),
+    );
+    let out = convert(answered);
+    assert_eq!(out["messages"][2]["tool_call_id"], "b");
+    assert_eq!(out["messages"][3]["tool_call_id"], "a");
+}
+
+#[test]
+fn wrong_values_and_types_are_400s_naming_the_field() {
+    let cases = [
+        (
+            "tools",
+            json!([{"name": "f", "input_schema": 5}]),
+            "tools[0].input_schema: must be a JSON object",
+        ),
+        (
+            "max_tokens",
+            json!(0),
+            "max_tokens: must be at least 1, got 0",
+        ),
+        (
+            "max_tokens",
+            Value::Null,
+            "max_tokens: must be an integer of at least 1, got null",
+        ),
+        (
+            "tool_choice",
+            json!("str"),
+            "tool_choice: must be a JSON object",
+        ),
+        (
+            "tool_choice",
+            json!({"type": "str"}),
+            "tool_choice.type: unknown value `str`",
+        ),
+        (
+            "metadata",
+            json!(["uid"]),
+            "metadata: must be a JSON object",
+        ),
+        (
+            "tools",
+            json!([{"name": "f", "input_schema": {}}, {"name": "f", "input_schema": {}}]),
+            "tools[1].name: `f` is used by another tool",
+        ),
+    ];
+    for (field, value, expected) in cases {
+        let message = reject_value(with(base(), field, value.clone()));
+        assert!(message.contains(expected), "{field}={value}: {message}");
+    }
+    let tools = json!([{"name": "f", "input_schema": {"type": "object"}}]);
+    let ok = with(
+        with(base(), "tools", tools),
+        "tool_choice",
+        json!({"type": "any"}),
+    );
+    assert_eq!(convert(ok)["tool_choice"], "required");
+    assert_eq!(
+        convert(with(base(), "metadata", Value::Null)).get("user"),
+        None
+    );
 }

@@ -588,3 +588,73 @@ fn a_headers_only_error_gets_a_body_in_the_clients_shape() {
     );
     assert_eq!(ex.report().upstream_error_status, Some(503));
 }
+
+/// Envoy joins repeated `authorization` lines into one comma-separated
+/// value and hands repeated `x-api-key` lines over as separate pairs: both
+/// are a 400 in the client's shape, never a merged credential.
+#[test]
+fn a_credential_sent_twice_is_a_400_in_the_clients_shape() {
+    let base = |path: &str| {
+        vec![
+            (":method".to_string(), "POST".to_string()),
+            (":path".to_string(), path.to_string()),
+        ]
+    };
+    let mut joined = base("/v1/chat/completions");
+    joined.push(("authorization".into(), "Bearer A1,Bearer A2".into()));
+    let mut ex = anthropic_upstream();
+    let Verdict::Reply(reply) = ex.on_request_headers(&joined, false) else {
+        panic!("joined authorization values were forwarded");
+    };
+    assert_eq!(reply.status, 400);
+    let body = reply_json(&reply);
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("authorization: sent more than once"));
+
+    let mut twice = base("/v1/messages");
+    twice.push(("x-api-key".into(), "k1".into()));
+    twice.push(("X-Api-Key".into(), "k2".into()));
+    let mut ex = openai_upstream();
+    let Verdict::Reply(reply) = ex.on_request_headers(&twice, false) else {
+        panic!("two x-api-key lines were forwarded");
+    };
+    let body = reply_json(&reply);
+    assert_eq!(body["type"], "error");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("x-api-key: sent more than once"));
+    assert_eq!(
+        ex.report().client_error.map(|k| k.as_str()),
+        Some("invalid_request")
+    );
+}
+
+#[test]
+fn the_report_keeps_a_safe_model_and_whether_the_upstream_accepted_it() {
+    let mut ex = openai_upstream();
+    ex.on_request_headers(&request_headers("/v1/messages"), false);
+    let body = json!({"model": "m\ninjected_metric_line: 31337", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]});
+    ex.on_request_body(body.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        ex.report().model.as_deref(),
+        Some("m_injected_metric_line:_31337")
+    );
+    assert!(!ex.report().upstream_accepted);
+    ex.on_response_headers(
+        &headers(&[(":status", "404"), ("content-type", "application/json")]),
+        false,
+        0,
+    );
+    assert!(!ex.report().upstream_accepted);
+    let mut ex = converted(false);
+    ex.on_response_headers(
+        &headers(&[(":status", "200"), ("content-type", "application/json")]),
+        false,
+        0,
+    );
+    assert!(ex.report().upstream_accepted);
+}

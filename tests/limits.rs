@@ -124,7 +124,7 @@ fn deep_nesting_in_an_openai_request_is_a_400() {
     let body = format!("{{\"model\":\"m\",\"messages\":[{{\"role\":\"user\",\"content\":\"a\"}}],\"seed\":{deep}}}");
     let converted = convert_openai_request(body.as_bytes(), &config).unwrap();
     assert!(!String::from_utf8(converted.body).unwrap().contains("[["));
-    let schema = nested(10_000, "1");
+    let schema = format!("{{\"a\":{}}}", nested(10_000, "1"));
     let body = format!("{{\"model\":\"m\",\"messages\":[{{\"role\":\"user\",\"content\":\"a\"}}],\"tools\":[{{\"type\":\"function\",\"function\":{{\"name\":\"f\",\"parameters\":{schema}}}}}]}}");
     let converted = convert_openai_request(body.as_bytes(), &config).unwrap();
     let text = String::from_utf8(converted.body).unwrap();

@@ -391,7 +391,7 @@ fn bad_input_is_a_400_naming_what_is_wrong() {
         (r#"{"model":"m","messages":[{"role":"user","content":"a"}],"n":2}"#, "n must be 1"),
         (r#"{"model":"m","messages":[{"role":"function","name":"f","content":"a"}]}"#, "messages[0]: unsupported role `function`"),
         (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AA","format":"wav"}}]}]}"#, "messages[0]: input_audio is not supported by an Anthropic upstream"),
-        (r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}"#, "messages[1]: tool call arguments must be a JSON object"),
+        (r#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{oops"}}]},{"role":"tool","tool_call_id":"c","content":"r"}]}"#, "messages[1]: tool call arguments must be a JSON object"),
         (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,raw"}}]}]}"#, "messages[0]: image data URLs must be base64"),
         (r#"{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}"#, "uploaded file ids are not supported"),
         (r#"{"model":"m","messages":[{"role":"tool","content":"r"}]}"#, "messages[0]: tool message without `tool_call_id`"),
@@ -406,4 +406,107 @@ fn bad_input_is_a_400_naming_what_is_wrong() {
             error.message
         );
     }
+}
+
+fn reject_value(request: Value) -> String {
+    let error = reject(&request.to_string());
+    assert_eq!(error.status, 400, "{error:?}");
+    error.message
+}
+
+#[test]
+fn a_request_left_with_no_message_is_a_400() {
+    for list in [
+        json!([{"role": "user", "content": null}]),
+        json!([{"role": "user", "content": ""}]),
+        json!([{"role": "system", "content": "only a system prompt"}]),
+        json!([{"role": "developer", "content": "x"}, {"role": "user", "content": []}]),
+    ] {
+        let message = reject_value(messages(list.clone()));
+        assert!(
+            message.starts_with("messages: no user or assistant message"),
+            "{list}: {message}"
+        );
+    }
+}
+
+#[test]
+fn tool_messages_and_tool_calls_must_pair_up() {
+    let call = |id: &str| json!({"id": id, "type": "function", "function": {"name": "f", "arguments": "{}"}});
+    let answer = |id: &str| json!({"role": "tool", "tool_call_id": id, "content": "ok"});
+    let asked = |ids: &[&str]| {
+        json!({"role": "assistant", "content": null,
+               "tool_calls": ids.iter().map(|id| call(id)).collect::<Vec<_>>()})
+    };
+    let go = json!({"role": "user", "content": "go"});
+    let orphan = reject_value(messages(json!([go, answer("zz")])));
+    assert!(
+        orphan.starts_with("messages[1].tool_call_id: `zz` answers no tool call"),
+        "{orphan}"
+    );
+    let unanswered = reject_value(messages(
+        json!([go, asked(&["a", "b"]), answer("a"), {"role": "user", "content": "next"}]),
+    ));
+    assert!(
+        unanswered.starts_with("messages[1].tool_calls: ")
+            && unanswered.ends_with("no response to `b`"),
+        "{unanswered}"
+    );
+    let at_the_end = reject_value(messages(json!([go, asked(&["a"])])));
+    assert!(
+        at_the_end.starts_with("messages[1].tool_calls: "),
+        "{at_the_end}"
+    );
+    let stale = reject_value(messages(json!([
+        go, asked(&["a"]), answer("a"), {"role": "assistant", "content": "done"}, answer("a")
+    ])));
+    assert!(stale.starts_with("messages[4].tool_call_id: "), "{stale}");
+    let out = convert(messages(json!([
+        go, asked(&["a", "b"]), {"role": "system", "content": "s"}, answer("b"), answer("a")
+    ])));
+    let results = out["messages"][2]["content"].as_array().unwrap();
+    assert_eq!(results[0]["tool_use_id"], "b");
+    assert_eq!(results[1]["tool_use_id"], "a");
+}
+
+#[test]
+fn wrong_values_are_400s_naming_the_field() {
+    let cases = [
+        (
+            "reasoning_effort",
+            json!("str"),
+            "reasoning_effort: unknown value `str`",
+        ),
+        (
+            "tool_choice",
+            json!("str"),
+            "tool_choice: unknown value `str`",
+        ),
+        (
+            "max_tokens",
+            json!(0),
+            "max_tokens: must be at least 1, got 0",
+        ),
+        (
+            "max_completion_tokens",
+            json!(0),
+            "max_completion_tokens: must be at least 1, got 0",
+        ),
+        (
+            "tools",
+            json!([{"type": "function", "function": {"name": "f", "parameters": 5}}]),
+            "tools[0].function.parameters: must be a JSON object",
+        ),
+    ];
+    for (field, value, expected) in cases {
+        let message = reject_value(with(base(), field, value.clone()));
+        assert!(message.contains(expected), "{field}={value}: {message}");
+    }
+    for effort in ["none", "minimal", "low", "medium", "high", "xhigh"] {
+        convert(with(base(), "reasoning_effort", json!(effort)));
+    }
+    assert_eq!(
+        convert(with(base(), "max_tokens", Value::Null))["max_tokens"],
+        4096
+    );
 }

@@ -26,6 +26,27 @@ pub fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str
         .map(|(_, v)| v.as_str())
 }
 
+/// Headers that carry the client's credential.
+pub const CREDENTIAL_HEADERS: &[&str] = &["authorization", "x-api-key"];
+
+/// The first credential header sent more than once: as two header lines, or
+/// as one comma-joined value (Envoy joins repeated `authorization` lines
+/// with `,`, which no API key or bearer token contains). Such a request is
+/// refused instead of sending the upstream a merged key.
+pub fn repeated_credential(headers: &[(String, String)]) -> Option<&'static str> {
+    CREDENTIAL_HEADERS.iter().copied().find(|name| {
+        let mut values = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v);
+        match (values.next(), values.next()) {
+            (Some(_), Some(_)) => true,
+            (Some(only), None) => only.contains(','),
+            _ => false,
+        }
+    })
+}
+
 /// Removes every header whose (lower-case) name starts with one of `prefixes`
 /// or equals one of `names`.
 pub fn remove_matching(
@@ -260,6 +281,29 @@ mod tests {
         assert_eq!(parse_duration("7"), Some(7.0));
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn repeated_credentials_are_found_as_lines_or_joined_values() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            repeated_credential(&h(&[("authorization", "Bearer A1,Bearer A2")])),
+            Some("authorization")
+        );
+        assert_eq!(
+            repeated_credential(&h(&[("X-Api-Key", "k1"), ("x-api-key", "k2")])),
+            Some("x-api-key")
+        );
+        assert_eq!(
+            repeated_credential(&h(&[("authorization", "Bearer A"), ("x-api-key", "K")])),
+            None
+        );
+        assert_eq!(repeated_credential(&h(&[("accept", "a, b")])), None);
     }
 
     #[test]

@@ -45,8 +45,29 @@ fn sanitize(name: &str) -> String {
     out
 }
 
+/// Room kept for `_<n>`: a request cannot hold 10^9 names.
+const SUFFIX_ROOM: usize = 10;
+
+/// The first free `<stem>_<n>` for `base`, `n` from 2 upwards per stem.
+fn numbered(base: &str, taken: &HashSet<String>, next_suffix: &mut HashMap<String, u64>) -> String {
+    let stem = base.get(..MAX_LEN - SUFFIX_ROOM).unwrap_or(base);
+    let n = next_suffix.entry(stem.to_string()).or_insert(2);
+    loop {
+        let candidate = format!("{stem}_{n}");
+        *n += 1;
+        if !taken.contains(&candidate) {
+            return candidate;
+        }
+    }
+}
+
 impl ToolNames {
     /// Builds the mapping for every name a request mentions, in order.
+    ///
+    /// Linear in the number of names: each collision stem (the sanitized
+    /// name, cut so any suffix fits) keeps its next free number, and a
+    /// numbered candidate `<stem>_<n>` can only clash with a name already
+    /// taken, since the digits after the last `_` give back `(stem, n)`.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> ToolNames {
         let names: Vec<&str> = names.into_iter().collect();
         let mut map = ToolNames::default();
@@ -58,21 +79,20 @@ impl ToolNames {
             .filter(|n| is_valid(n))
             .map(|n| n.to_string())
             .collect();
+        let mut next_suffix: HashMap<String, u64> = HashMap::new();
         for name in names {
             if is_valid(name) || map.to_upstream.contains_key(name) {
                 continue;
             }
             let base = sanitize(name);
-            let mut candidate = base.clone();
-            let mut n = 2;
-            while taken.contains(&candidate) {
-                let suffix = format!("_{n}");
-                let keep = MAX_LEN.saturating_sub(suffix.len()).min(base.len());
-                candidate = format!("{}{suffix}", base.get(..keep).unwrap_or_default());
-                n += 1;
-            }
+            let candidate = if taken.contains(&base) {
+                numbered(&base, &taken, &mut next_suffix)
+            } else {
+                base
+            };
             log::debug!(
-                "tool name `{name}` is invalid for an OpenAI upstream; sent as `{candidate}`"
+                "tool name `{}` is invalid for an OpenAI upstream; sent as `{candidate}`",
+                crate::report::LogSafe(name)
             );
             taken.insert(candidate.clone());
             map.to_client.insert(candidate.clone(), name.to_string());

@@ -157,3 +157,44 @@ def test_access_log_prints_direction_model_and_tokens(start_envoy, upstream):
     send(envoy.url, "GET", "/v1/models", headers={"x-request-id": "obs-log-2"})
     line = wait_for(lambda: next((l for l in envoy.log().splitlines() if "obs-log-2" in l), None))
     assert "bridge=- model=- input_tokens=-" in line, "a passed-through request has no bridge fields"
+
+
+FORGED_LOG_LINE = 'gpt\n[2026-12-01T00:00:00.000Z] "POST /admin HTTP/1.1" 200 FAKE-LOG-LINE'
+FORGED_METRIC = "m\ninjected_metric_line: 31337"
+
+
+def test_hostile_model_names_cannot_add_log_lines_or_stats(start_envoy, upstream):
+    """Issue 12: a model that forges an access-log line, one that forges a
+    /stats line, and a 5 MB name. Each is answered 200 (so it earns a tag);
+    the access log and /stats get one bounded safe value for each."""
+    envoy = start_envoy()
+    huge = "x" * (5 << 20)
+    safe = {FORGED_LOG_LINE: "gpt__2026-12-01T00:00:00.000Z___POST_/admin_HTTP/1.1__200_FAKE-L",
+            FORGED_METRIC: "m_injected_metric_line:_31337",
+            huge: "x" * 64}
+    for i, model in enumerate(safe):
+        upstream.push(json_reply(fixture_json("openai/chat-text.json")))
+        request = {"model": model, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+        status, _, _ = post_json(envoy.url, "/v1/messages", request, headers={"x-request-id": f"hostile-{i}"})
+        assert status == 200
+    assert [r.json["model"] for r in upstream.requests] == list(safe), "the upstream still gets the real name"
+
+    lines = wait_for(lambda: [l for l in envoy.log().splitlines() if "hostile-" in l and "bridge=" in l]
+                     if envoy.log().count("bridge=anthropic_client") >= 3 else None)
+    assert lines and len(lines) == 3, envoy.log()[-3000:]
+    for i, expected in enumerate(safe.values()):
+        line = next(l for l in lines if f"hostile-{i}" in l)
+        assert f" model={expected} " in line, line
+    log = envoy.log()
+    assert not any(l.startswith('[2026-12-01T00:00:00.000Z] "POST /admin') for l in log.splitlines())
+    assert "FAKE-LOG-LINE" not in log
+    assert len(log) < 1 << 20, "the 5 MB name is not written anywhere"
+
+    stats = envoy.admin_get("/stats")
+    assert not any(l.startswith("injected_metric_line") for l in stats.splitlines())
+    assert len(stats) < 1 << 20
+    metrics = prometheus(envoy)
+    for expected in safe.values():
+        assert metric(metrics, "aob_requests_converted", direction="anthropic_client", model=expected) == 1
+    models = {dict(tags).get("model") for (name, tags) in metrics if name == "aob_requests_converted"}
+    assert models == set(safe.values())

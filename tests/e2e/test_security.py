@@ -12,6 +12,7 @@
   upstream errors, bodies the bridge cannot use, requests it rejects.
 """
 
+import http.client
 import json
 import time
 import uuid
@@ -297,3 +298,95 @@ def wait_for_log(envoy, access_marker, count, timeout=10.0):
 
 def excerpt(log, value):
     return "\n".join(line for line in log.splitlines() if value in line)[:2000]
+
+
+# ------------------------------------------------ header edges (issue 12)
+
+def send_with_repeated_headers(base_url, path, payload, repeated):
+    """POST with `repeated` [(name, value)] sent as separate header lines."""
+    connection = http.client.HTTPConnection(base_url.removeprefix("http://"), timeout=30)
+    body = json.dumps(payload).encode()
+    connection.putrequest("POST", path)
+    connection.putheader("content-type", "application/json")
+    connection.putheader("content-length", str(len(body)))
+    for name, value in repeated:
+        connection.putheader(name, value)
+    connection.endheaders(body)
+    response = connection.getresponse()
+    result = response.status, response.read()
+    connection.close()
+    return result
+
+
+def test_every_openai_header_is_dropped_for_an_anthropic_upstream(openai_envoy, upstream):
+    upstream.push(json_reply(fixture_json("anthropic/msg-text.json")))
+    status, _, _ = post_json(openai_envoy.url, "/v1/chat/completions", OPENAI_REQUEST,
+                             {"authorization": "Bearer k", "openai-beta": "assistants=v2",
+                              "openai-organization": "org-x", "OpenAI-Project": "p"})
+    assert status == 200
+    names = upstream.requests[0].header_names
+    assert not [n for n in names if n.startswith("openai-")], names
+
+
+@pytest.mark.parametrize("name, values", [
+    ("authorization", ["Bearer A1", "Bearer A2"]),
+    ("x-api-key", ["A1", "A2"]),
+])
+def test_a_credential_sent_twice_is_a_400_in_the_clients_format(envoy, openai_envoy, upstream, name, values):
+    """Two header lines (Envoy joins repeated `authorization` lines with a
+    comma and keeps repeated `x-api-key` lines apart): never a merged key."""
+    status, body = send_with_repeated_headers(envoy.url, "/v1/messages", ANTHROPIC_REQUEST,
+                                              [(name, v) for v in values])
+    assert status == 400, body
+    answer = json.loads(body)
+    assert answer["type"] == "error" and answer["error"]["type"] == "invalid_request_error"
+    assert answer["error"]["message"].startswith(f"{name}: sent more than once")
+    status, body = send_with_repeated_headers(openai_envoy.url, "/v1/chat/completions", OPENAI_REQUEST,
+                                              [(name, v) for v in values])
+    assert status == 400, body
+    answer = json.loads(body)
+    assert answer["error"]["type"] == "invalid_request_error"
+    assert answer["error"]["message"].startswith(f"{name}: sent more than once")
+    assert upstream.requests == []
+
+
+# ------------------------------- semantic validation before upstream (issue 12)
+
+def test_an_anthropic_request_invalid_after_parsing_is_a_400_and_nothing_goes_upstream(envoy, upstream):
+    orphan = {**ANTHROPIC_REQUEST, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "x"}]}]}
+    empty = {**ANTHROPIC_REQUEST, "messages": [{"role": "user", "content": []}]}
+    for request, message in [
+        (orphan, "messages[2].content: unexpected `tool_use_id` found in `tool_result` blocks: toolu_9"),
+        (empty, "messages[0].content: no content an OpenAI upstream can take"),
+        ({**ANTHROPIC_REQUEST, "max_tokens": 0}, "max_tokens: must be at least 1"),
+        ({**ANTHROPIC_REQUEST, "metadata": ["uid"]}, "metadata: must be a JSON object"),
+    ]:
+        status, _, body = post_json(envoy.url, "/v1/messages", request, {"x-api-key": "k"})
+        assert status == 400, body
+        answer = json.loads(body)
+        assert answer["type"] == "error" and answer["error"]["type"] == "invalid_request_error"
+        assert message in answer["error"]["message"], answer
+    assert upstream.requests == []
+
+
+def test_an_openai_request_invalid_after_parsing_is_a_400_and_nothing_goes_upstream(openai_envoy, upstream):
+    unanswered = {**OPENAI_REQUEST, "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                                              "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "user", "content": "and?"}]}
+    for request, message in [
+        (unanswered, "messages[1].tool_calls: "),
+        ({**OPENAI_REQUEST, "reasoning_effort": "str"}, "reasoning_effort: unknown value `str`"),
+        ({**OPENAI_REQUEST, "messages": [{"role": "system", "content": "only"}]}, "messages: no user or assistant message"),
+        ({**OPENAI_REQUEST, "messages": [{"role": "user", "content": None}]}, "messages: no user or assistant message"),
+    ]:
+        status, _, body = post_json(openai_envoy.url, "/v1/chat/completions", request, {"authorization": "Bearer k"})
+        assert status == 400, body
+        answer = json.loads(body)
+        assert answer["error"]["type"] == "invalid_request_error"
+        assert message in answer["error"]["message"], answer
+    assert upstream.requests == []

@@ -5,3 +5,4 @@ pub mod headers;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod validate;

@@ -13,6 +13,7 @@ use crate::openai::{
     ChatMessage, ChatRequest, ChatTool, ChatToolChoice, ContentPart, FilePart, FunctionCall,
     FunctionDef, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions, ToolCall,
 };
+use crate::report::LogSafe;
 use crate::wire::{CowStr, RawJson, TextOr};
 use std::borrow::Cow;
 use std::sync::OnceLock;
@@ -42,6 +43,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
             "messages: at least one message is required",
         ));
     }
+    super::validate::validate(&request)?;
     let tool_names = tool_names_of(&request);
     let stream = request.stream == Some(true);
     let chat = chat_request(request, config, &tool_names)?;
@@ -91,8 +93,16 @@ fn chat_request<'a>(
     if let Some(system) = request.system.and_then(system_message) {
         messages.push(system);
     }
+    let mut first_emptied = None;
     for (index, message) in request.messages.into_iter().enumerate() {
+        let before = messages.len();
         convert_message(message, index, tool_names, &mut messages)?;
+        if messages.len() == before {
+            first_emptied.get_or_insert(index);
+        }
+    }
+    if !messages.iter().any(|m| m.role.as_deref() != Some("system")) {
+        return Err(nothing_left(first_emptied));
     }
     let max_tokens = request.max_tokens.map(|n| config.clamp_max_tokens(n));
     let (max_completion_tokens, max_tokens) = match config.max_tokens_field {
@@ -154,6 +164,18 @@ fn chat_request<'a>(
     })
 }
 
+/// Every message converted to nothing (or only to system text): the OpenAI
+/// upstream would get no conversation, so the client hears which was empty.
+fn nothing_left(first_emptied: Option<usize>) -> ClientError {
+    let field = match first_emptied {
+        Some(index) => format!("messages[{index}].content"),
+        None => "messages".to_string(),
+    };
+    ClientError::invalid_request(format!(
+        "{field}: no content an OpenAI upstream can take (empty, `text: null` or only unsupported blocks); no message is left to send"
+    ))
+}
+
 fn log_dropped_fields(request: &MessagesRequest<'_>) {
     let ignored = [
         ("top_k", request.top_k.is_some()),
@@ -167,14 +189,17 @@ fn log_dropped_fields(request: &MessagesRequest<'_>) {
         .as_deref()
         .filter(|t| service_tier(t).is_none())
     {
-        log::debug!("dropped service_tier `{tier}`: no OpenAI equivalent");
+        log::debug!(
+            "dropped service_tier `{}`: no OpenAI equivalent",
+            LogSafe(tier)
+        );
     }
     if let Some(tools) = &request.tools {
         for tool in tools.iter().filter(|t| !t.is_custom()) {
             log::debug!(
                 "dropped server tool `{}` ({}): an OpenAI upstream cannot run it",
-                tool.name.as_str(),
-                tool.kind.as_deref().unwrap_or_default()
+                LogSafe(tool.name.as_str()),
+                LogSafe(tool.kind.as_deref().unwrap_or_default())
             );
         }
     }
@@ -367,7 +392,8 @@ fn content_parts<'a>(
         "image" => parts.push(image_part(block.source, index)?),
         "document" => document_parts(block.source, block.title, index, parts)?,
         other => log::debug!(
-            "messages[{index}]: skipped a `{other}` block an OpenAI upstream has no form for"
+            "messages[{index}]: skipped a `{}` block an OpenAI upstream has no form for",
+            LogSafe(other)
         ),
     }
     Ok(())
@@ -522,7 +548,10 @@ fn assistant_message<'a>(
             "thinking" if block.signature.as_deref().is_some_and(is_bridge_signature) => {
                 reasoning.extend(block.thinking)
             }
-            other => log::debug!("messages[{index}]: dropped an assistant `{other}` block"),
+            other => log::debug!(
+                "messages[{index}]: dropped an assistant `{}` block",
+                LogSafe(other)
+            ),
         }
     }
     let content = join(texts);

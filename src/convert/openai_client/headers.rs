@@ -11,7 +11,8 @@ pub const UPSTREAM_SUFFIX: &str = "/v1/messages";
 
 /// `authorization: Bearer K` → `x-api-key: K` (or kept, per
 /// `upstream_auth`); `anthropic-version` set unless the client sent one;
-/// OpenAI and SDK headers, `accept-encoding` and `content-length` removed.
+/// every `openai-*` and `x-stainless-*` header, `accept-encoding` and
+/// `content-length` removed.
 pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) -> Vec<HeaderEdit> {
     let mut edits = vec![
         HeaderEdit::set(
@@ -25,12 +26,7 @@ pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) 
         ),
         HeaderEdit::set("content-type", "application/json"),
     ];
-    let mut names = vec![
-        "openai-organization",
-        "openai-project",
-        "accept-encoding",
-        "content-length",
-    ];
+    let mut names = vec!["accept-encoding", "content-length"];
     if config.upstream_auth == UpstreamAuth::XApiKey {
         let bearer = header(headers, "authorization").and_then(bearer_token);
         if let (Some(key), None) = (bearer, header(headers, "x-api-key")) {
@@ -44,7 +40,7 @@ pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) 
             config.anthropic_version.as_str(),
         ));
     }
-    remove_matching(headers, &["x-stainless-"], &names, &mut edits);
+    remove_matching(headers, &["openai-", "x-stainless-"], &names, &mut edits);
     edits
 }
 
@@ -127,6 +123,7 @@ mod tests {
             ("authorization", "Bearer sk-ant-1"),
             ("openai-organization", "org"),
             ("openai-project", "proj"),
+            ("OpenAI-Beta", "assistants=v2"),
             ("x-stainless-os", "Linux"),
             ("accept-encoding", "gzip"),
             ("content-length", "10"),
@@ -142,6 +139,7 @@ mod tests {
                 HeaderEdit::remove("authorization"),
                 HeaderEdit::remove("openai-organization"),
                 HeaderEdit::remove("openai-project"),
+                HeaderEdit::remove("openai-beta"),
                 HeaderEdit::remove("x-stainless-os"),
                 HeaderEdit::remove("accept-encoding"),
                 HeaderEdit::remove("content-length"),

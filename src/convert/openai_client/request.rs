@@ -11,6 +11,7 @@ use crate::convert::error::ClientError;
 use crate::openai::{
     ChatMessage, ChatRequest, ChatTool, ChatToolChoice, ContentPart, ResponseFormat, ToolCall,
 };
+use crate::report::LogSafe;
 use crate::wire::{CowStr, RawJson, TextOr};
 use std::borrow::Cow;
 
@@ -42,6 +43,7 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
             "n: an Anthropic upstream returns one choice; n must be 1",
         ));
     }
+    super::validate::validate(&request)?;
     let stream = request.stream == Some(true);
     let include_usage = stream
         && request
@@ -81,6 +83,11 @@ fn messages_request<'a>(
 ) -> Result<MessagesRequest<'a>, ClientError> {
     log_dropped_fields(&request);
     let (system, messages) = split_messages(request.messages)?;
+    if messages.is_empty() {
+        return Err(ClientError::invalid_request(
+            "messages: no user or assistant message with content is left to send (an Anthropic upstream needs at least one; system and developer messages become `system`)",
+        ));
+    }
     let requested = request.max_completion_tokens.or(request.max_tokens);
     let max_tokens = config.clamp_max_tokens(requested.unwrap_or(config.default_max_tokens));
     let thinking = thinking_budget(request.reasoning_effort.as_deref())
@@ -200,7 +207,7 @@ fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {
     if tool.kind.as_str() != "function" {
         log::debug!(
             "dropped a `{}` tool: only function tools convert",
-            tool.kind.as_str()
+            LogSafe(tool.kind.as_str())
         );
         return None;
     }
@@ -252,7 +259,10 @@ fn output_format(format: ResponseFormat<'_>) -> Option<OutputFormat<'_>> {
             schema: format.json_schema?.schema,
         }),
         other => {
-            log::debug!("dropped response_format `{other}`: only json_schema converts");
+            log::debug!(
+                "dropped response_format `{}`: only json_schema converts",
+                LogSafe(other)
+            );
             None
         }
     }
@@ -354,7 +364,8 @@ fn user_blocks<'a>(
                 )))
             }
             other => log::debug!(
-                "messages[{index}]: skipped a `{other}` part an Anthropic upstream has no form for"
+                "messages[{index}]: skipped a `{}` part an Anthropic upstream has no form for",
+                LogSafe(other)
             ),
         }
     }

@@ -222,6 +222,22 @@ fn the_model_tag_follows_model_map_and_openai_clients_count_too() {
     }
     let d = ("direction", "openai_client");
     assert_eq!(
+        counter(&h, "requests_converted", &[d, ("model", "other")]),
+        1,
+        "a model no upstream accepted yet has no tag of its own"
+    );
+    {
+        let mut s = h.http_stream();
+        s.request(&headers, body, &Chunking::Whole).unwrap();
+        s.response(
+            &[(":status", "200"), ("content-type", "application/json")],
+            &fixture("anthropic/msg-text.json"),
+            &Chunking::Whole,
+        )
+        .unwrap();
+        s.finish().unwrap();
+    }
+    assert_eq!(
         counter(
             &h,
             "requests_converted",
@@ -234,4 +250,114 @@ fn the_model_tag_follows_model_map_and_openai_clients_count_too() {
         1,
         "529 reaches the client as 503"
     );
+}
+
+/// A request whose body names `model`, answered with `status`.
+fn exchange_with_model(h: &mut Host, model: &str, status: &str) {
+    let body = serde_json::json!({
+        "model": model, "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}]
+    });
+    let response = match status {
+        "200" => fixture("openai/chat-text.json"),
+        _ => br#"{"error":{"message":"no such model"}}"#.to_vec(),
+    };
+    exchange(
+        h,
+        "/v1/messages",
+        body.to_string().as_bytes(),
+        status,
+        "application/json",
+        &response,
+    );
+}
+
+/// Issue 12's model strings: a forged access-log line, a forged `/stats`
+/// line and a 5 MB name. Metric names, tags, filter state and log lines
+/// stay single-line, in the safe character set, bounded.
+#[test]
+fn hostile_model_names_cannot_forge_metrics_filter_state_or_log_lines() {
+    let mut h = openai_host();
+    let forged_log = "gpt\n[2026-12-01T00:00:00.000Z] \"POST /admin HTTP/1.1\" 200 FAKE-LOG-LINE";
+    let forged_metric = "m\ninjected_metric_line: 31337";
+    let huge = "x".repeat(5 << 20);
+    for (model, expected) in [
+        (
+            forged_log,
+            "gpt__2026-12-01T00:00:00.000Z___POST_/admin_HTTP/1.1__200_FAKE-L",
+        ),
+        (forged_metric, "m_injected_metric_line:_31337"),
+        (huge.as_str(), &"x".repeat(64)[..]),
+    ] {
+        exchange_with_model(&mut h, model, "200");
+        assert_eq!(property(&h, "aob_model").as_deref(), Some(expected));
+        let d = ("direction", "anthropic_client");
+        assert_eq!(
+            counter(&h, "requests_converted", &[d, ("model", expected)]),
+            1
+        );
+    }
+    let odd_block = serde_json::json!({
+        "model": "m", "max_tokens": 10,
+        "messages": [{"role": "user", "content": [
+            {"type": "evil\nFAKE-LOG-LINE"}, {"type": "text", "text": "hi"}
+        ]}]
+    });
+    exchange(
+        &mut h,
+        "/v1/messages",
+        odd_block.to_string().as_bytes(),
+        "200",
+        "application/json",
+        &fixture("openai/chat-text.json"),
+    );
+    assert!(
+        h.logs()
+            .iter()
+            .any(|l| l.message.contains("`evil\\nFAKE-LOG-LINE` block")),
+        "the skipped block's type is logged escaped"
+    );
+    assert_clean(&h);
+    for metric in h.metrics().all() {
+        assert!(
+            is_safe_metric_name(&metric.name),
+            "unsafe metric name {:?}",
+            metric.name
+        );
+        assert!(metric.name.len() < 200, "{}", metric.name.len());
+    }
+    for line in h.logs() {
+        assert!(
+            !line.message.contains('\n') && line.message.len() < 4096,
+            "log line with a raw newline or unbounded: {:.200}",
+            line.message
+        );
+    }
+}
+
+/// Metric names: the tag encoding's characters and the safe value set.
+fn is_safe_metric_name(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._:/@+-=;".contains(&b))
+}
+
+/// 64 junk names an upstream rejects cannot take the places of real models.
+#[test]
+fn only_models_an_upstream_accepted_get_their_own_tag() {
+    let mut h = openai_host();
+    for i in 0..70 {
+        exchange_with_model(&mut h, &format!("junk-{i}"), "404");
+    }
+    exchange_with_model(&mut h, "gpt-real", "200");
+    exchange_with_model(&mut h, "gpt-real", "404");
+    let d = ("direction", "anthropic_client");
+    assert_eq!(
+        counter(&h, "requests_converted", &[d, ("model", "gpt-real")]),
+        2
+    );
+    assert_eq!(
+        counter(&h, "requests_converted", &[d, ("model", "other")]),
+        70
+    );
+    assert!(h.metrics().all().iter().all(|m| !m.name.contains("junk-")));
 }
