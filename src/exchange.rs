@@ -12,8 +12,8 @@ use crate::convert::anthropic_client::{
     headers as a_headers, request as a_request, response as a_response, stream as a_stream,
 };
 use crate::convert::error::{
-    anthropic_error_body, anthropic_error_type, openai_error_body, openai_error_type,
-    read_upstream_error, ClientError,
+    anthropic_error_body, anthropic_error_type, excerpt, openai_error_body, openai_error_type,
+    read_upstream_error, ClientError, MAX_EXCERPT_BYTES,
 };
 use crate::convert::headers::{header, path_only, repeated_credential, HeaderEdit};
 use crate::convert::openai_client::{
@@ -311,7 +311,7 @@ impl Exchange {
                 status: if success { 502 } else { self.client_status(status) },
                 reason: Some(format!(
                     "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
-                    encoding.unwrap_or_default()
+                    excerpt(encoding.unwrap_or_default(), MAX_EXCERPT_BYTES / 2)
                 )),
                 unreadable: true,
             },
@@ -342,7 +342,8 @@ impl Exchange {
             (true, ..) => Response::Error {
                 status: 502,
                 reason: Some(format!(
-                    "upstream answered with unexpected content-type `{content_type}`"
+                    "upstream answered with unexpected content-type `{}`",
+                    excerpt(&content_type, MAX_EXCERPT_BYTES / 2)
                 )),
                 unreadable: false,
             },
@@ -409,15 +410,12 @@ impl Exchange {
                 }
             }
             (Response::CompletionAsStream, Some(Context::OpenAi(ctx))) => {
-                match serde_json::from_slice::<crate::anthropic::Message<'_>>(body) {
-                    Ok(message) if message.kind.as_str() == "message" => {
+                match o_response::message_from_body(body) {
+                    Ok(message) => {
                         let tokens = Tokens::from(&message.usage);
                         (o_stream::message_as_stream(message, ctx), Some(tokens))
                     }
-                    _ => {
-                        let error = read_upstream_error(200, body);
-                        (o_stream::error_stream("api_error", &error.message), None)
-                    }
+                    Err(message) => (o_stream::error_stream("api_error", &message), None),
                 }
             }
             (

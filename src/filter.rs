@@ -10,7 +10,7 @@
 use crate::config::Config;
 use crate::convert::headers::HeaderEdit;
 use crate::exchange::{BodyMode, Exchange, LocalReply, Verdict};
-use crate::report::{ModelTags, Report};
+use crate::report::{counter_increments, ModelTags, Report};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
@@ -67,10 +67,14 @@ impl Metrics {
             .into_iter()
             .filter(|(_, count)| *count > 0)
         {
-            let delta = i64::try_from(count).unwrap_or(i64::MAX);
             if let Some(id) = self.id(MetricType::Counter, &name) {
-                if let Err(status) = hostcalls::increment_metric(id, delta) {
-                    log::warn!("cannot increment metric {name}: {status:?}");
+                // Read first so that an upstream's absurd usage saturates
+                // the counter instead of wrapping it.
+                let current = hostcalls::get_metric(id).unwrap_or(0);
+                for delta in counter_increments(current, count) {
+                    if let Err(status) = hostcalls::increment_metric(id, delta) {
+                        log::warn!("cannot increment metric {name}: {status:?}");
+                    }
                 }
             }
         }

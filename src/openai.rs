@@ -5,7 +5,7 @@
 //! where OpenAI itself always sends `null` (`content`, `finish_reason`).
 
 use crate::anthropic::ContentBlock;
-use crate::wire::{CowStr, Described, TextOr};
+use crate::wire::{count, optional_count, CowStr, Described, TextOr};
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
@@ -280,7 +280,7 @@ pub struct ChatCompletion<'a> {
     pub id: CowStr<'a>,
     #[serde(borrow, default)]
     pub object: CowStr<'a>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub created: u64,
     #[serde(borrow, default)]
     pub model: CowStr<'a>,
@@ -310,7 +310,7 @@ pub struct ChatCompletionChunk<'a> {
     pub id: CowStr<'a>,
     #[serde(borrow, default)]
     pub object: CowStr<'a>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "count")]
     pub created: u64,
     #[serde(borrow, default)]
     pub model: CowStr<'a>,
@@ -361,24 +361,6 @@ pub struct PromptTokensDetails {
     pub cache_write_tokens: Option<u64>,
     #[serde(default, skip_serializing, deserialize_with = "optional_count")]
     pub cache_creation_tokens: Option<u64>,
-}
-
-/// A token count that may be `null` or absent (read as 0).
-fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    Ok(optional_count(d)?.unwrap_or(0))
-}
-
-/// A token count that may be `null`, a float, or junk from a sloppy server:
-/// usage must never make a response fail to convert.
-fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f as u64)
-        }),
-        _ => None,
-    })
 }
 
 /// `{"error":{"message":M,"type":T,"param":P,"code":C}}`

@@ -176,6 +176,22 @@ pub fn metric_name(name: &str, tags: &[(&str, &str)]) -> String {
     out
 }
 
+/// The increments that add `count` to a host counter now at `current`.
+/// Envoy's counters are `u64` and wrap, and a proxy-wasm increment is a
+/// positive `i64`: so the count is cut to what the counter has left (a full
+/// counter stays full, never wraps to a small number) and sent in
+/// steps of at most `i64::MAX` (three at most).
+pub fn counter_increments(current: u64, count: u64) -> Vec<i64> {
+    let mut left = count.min(u64::MAX - current);
+    let mut steps = Vec::new();
+    while left > 0 {
+        let step = i64::try_from(left).unwrap_or(i64::MAX);
+        steps.push(step);
+        left -= step.unsigned_abs();
+    }
+    steps
+}
+
 /// Every tag the bridge uses, for the `stats_tags` of an Envoy config.
 pub const TAGS: &[&str] = &[
     "direction",
@@ -421,6 +437,25 @@ mod tests {
             Report::default().counters("none"),
             vec![(metric_name(REQUESTS_PASSED_THROUGH, &[]), 1)]
         );
+    }
+
+    #[test]
+    fn counters_saturate_instead_of_wrapping() {
+        assert_eq!(counter_increments(0, 5), vec![5]);
+        assert_eq!(counter_increments(7, 0), Vec::<i64>::new());
+        assert_eq!(counter_increments(0, u64::MAX), vec![i64::MAX, i64::MAX, 1]);
+        assert_eq!(counter_increments(u64::MAX - 2, 10), vec![2]);
+        assert_eq!(counter_increments(u64::MAX, 1), Vec::<i64>::new());
+        for (current, count) in [(0, u64::MAX), (1 << 63, u64::MAX), (12, 1 << 63)] {
+            let added: u64 = counter_increments(current, count)
+                .iter()
+                .map(|step| u64::try_from(*step).unwrap())
+                .sum();
+            assert_eq!(
+                current.checked_add(added),
+                Some(current.saturating_add(count))
+            );
+        }
     }
 
     #[test]

@@ -243,12 +243,39 @@ fn no_content_is_an_empty_list() {
     assert_eq!(out["content"], json!([]));
 }
 
+/// `tool_use.input` must be an object: arguments that cannot be one make the
+/// answer an error naming the call (never a silent `{}`); empty arguments,
+/// what OpenAI servers send for a call without parameters, are `{}`.
 #[test]
-fn unparsable_or_non_object_arguments_become_empty_input() {
-    for arguments in ["{\"a\":", "[1,2]", "null", "", "  "] {
+fn tool_arguments_that_are_not_an_object_are_an_error() {
+    for (arguments, problem) in [
+        ("{bad json", "are not valid JSON"),
+        ("{\"a\":", "end before their JSON object is complete"),
+        ("[1,2]", "are JSON but not an object"),
+        ("\"\"", "are JSON but not an object"),
+        ("null", "are JSON but not an object"),
+        ("{\"a\":1}{\"a\":1}", "are not valid JSON"),
+    ] {
+        let message = json!({"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"id": "c0", "type": "function", "function": {"name": "ok", "arguments": "{}"}},
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": arguments}}]});
+        let out = convert(completion(message, json!("tool_calls"), usage(1, 1)));
+        assert_eq!(out["type"], "error", "{arguments:?}: {out}");
+        assert_eq!(out["error"]["type"], "api_error");
+        assert_eq!(
+            out["error"]["message"],
+            format!("upstream tool call 1 (`f`): its arguments {problem}, and an Anthropic tool_use input must be a JSON object"),
+            "{arguments:?}"
+        );
+    }
+    for arguments in ["", "  ", "{}", " {\"a\": [1]} "] {
         let message = json!({"role": "assistant", "content": null, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]});
         let out = convert(completion(message, json!("tool_calls"), usage(1, 1)));
-        assert_eq!(out["content"][0]["input"], json!({}), "{arguments:?}");
+        let expected: Value = match arguments.trim() {
+            "" => json!({}),
+            text => serde_json::from_str(text).unwrap(),
+        };
+        assert_eq!(out["content"][0]["input"], expected, "{arguments:?}");
     }
 }
 

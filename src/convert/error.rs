@@ -9,8 +9,16 @@ use serde::de::IgnoredAny;
 use serde_json::error::Category;
 use serde_json::Value;
 
-/// Longest upstream text kept as an error message.
+/// Longest message taken from an upstream's well-formed error object.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Longest excerpt of an upstream body that is not an error object (HTML,
+/// other JSON, plain text), and of anything else upstream-made a bridge
+/// message quotes.
+pub const MAX_EXCERPT_BYTES: usize = 200;
+
+/// Longest upstream error `type` or `code` passed on.
+const MAX_CODE_BYTES: usize = 64;
 
 /// An error the bridge answers itself, before anything goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,19 +146,18 @@ pub struct UpstreamError {
 
 /// Reads an upstream error body: OpenAI `{"error":{...}}`, Anthropic
 /// `{"type":"error","error":{...}}`, `{"error":"..."}`, `{"message":...}`,
-/// `{"detail":...}`; anything else becomes the message text, truncated.
+/// `{"detail":...}`; anything else (HTML, other JSON, text) becomes a short
+/// excerpt: an upstream body is not the client's to read beyond that.
 pub fn read_upstream_error(status: u16, body: &[u8]) -> UpstreamError {
     if let Ok(value) = serde_json::from_slice::<Value>(body) {
         if let Some(error) = upstream_error_from_json(&value) {
             return error;
         }
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let message = if text.is_empty() {
-        format!("upstream returned HTTP {status} with an empty body")
-    } else {
-        truncate(text, MAX_MESSAGE_BYTES).to_string()
+    let head = body.get(..MAX_EXCERPT_BYTES * 4).unwrap_or(body);
+    let message = match excerpt(&String::from_utf8_lossy(head), MAX_EXCERPT_BYTES) {
+        text if text.is_empty() => format!("upstream returned HTTP {status} with an empty body"),
+        text => text,
     };
     UpstreamError {
         message,
@@ -170,7 +177,7 @@ pub fn upstream_error_from_json(value: &Value) -> Option<UpstreamError> {
     let error = value.get("error").unwrap_or(value);
     if let Value::String(message) = error {
         return Some(UpstreamError {
-            message: truncate(message, MAX_MESSAGE_BYTES).to_string(),
+            message: excerpt(message, MAX_MESSAGE_BYTES),
             ..Default::default()
         });
     }
@@ -179,11 +186,47 @@ pub fn upstream_error_from_json(value: &Value) -> Option<UpstreamError> {
     if let Some(raw) = text(error.get("metadata").and_then(|m| m.get("raw"))) {
         message = format!("{message}: {raw}");
     }
+    let short = |v: Option<&Value>| text(v).map(|t| excerpt(&t, MAX_CODE_BYTES));
     Some(UpstreamError {
-        message: truncate(&message, MAX_MESSAGE_BYTES).to_string(),
-        kind: text(error.get("type")),
-        code: text(error.get("code")),
+        message: excerpt(&message, MAX_MESSAGE_BYTES),
+        kind: short(error.get("type")),
+        code: short(error.get("code")),
     })
+}
+
+/// Upstream text made safe to quote in a message or a log line: control
+/// characters and runs of whitespace become one space, and the result is
+/// cut to at most `max` bytes on a character boundary (`…` marks a cut).
+pub fn excerpt(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    let mut space = false;
+    let mut cut = false;
+    for c in text.trim().chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && space {
+            continue;
+        }
+        space = c == ' ';
+        if out.len() + c.len_utf8() > max {
+            cut = true;
+            break;
+        }
+        out.push(c);
+    }
+    if cut {
+        let ellipsis = '…';
+        while out.len() + ellipsis.len_utf8() > max {
+            if out.pop().is_none() {
+                break;
+            }
+        }
+        out.push(ellipsis);
+    }
+    out
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.
@@ -285,12 +328,49 @@ mod tests {
     }
 
     #[test]
-    fn long_text_bodies_are_truncated_on_a_char_boundary() {
+    fn bodies_that_are_not_error_objects_give_a_short_sanitised_excerpt() {
         let body = "é".repeat(2000);
         let e = read_upstream_error(500, body.as_bytes());
-        assert!(e.message.len() <= MAX_MESSAGE_BYTES);
-        assert!(e.message.len() >= MAX_MESSAGE_BYTES - 1);
-        assert!(e.message.chars().all(|c| c == 'é'));
+        assert!(e.message.len() <= MAX_EXCERPT_BYTES, "{}", e.message.len());
+        assert!(e.message.len() >= MAX_EXCERPT_BYTES - 4);
+        assert!(e.message.ends_with('…'));
+        assert!(e.message.trim_end_matches('…').chars().all(|c| c == 'é'));
+
+        let nginx = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            read_upstream_error(502, nginx).message,
+            "<html> <head><title>502 Bad Gateway</title></head> <body> <center><h1>502 Bad Gateway</h1></center> <hr><center>nginx</center> </body> </html>"
+        );
+
+        let secret = format!(
+            r#"{{"hello":"world","x":"{}","secret":"s3cr3t"}}"#,
+            "a".repeat(300)
+        );
+        let e = read_upstream_error(500, secret.as_bytes());
+        assert!(
+            e.message.starts_with(r#"{"hello":"world","x":"aaa"#),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("s3cr3t"), "{}", e.message);
+        assert!(e.message.len() <= MAX_EXCERPT_BYTES);
+
+        let e = read_upstream_error(500, b"line one\n\x1b[31mred\x07\tline\x00two");
+        assert_eq!(e.message, "line one [31mred line two");
+    }
+
+    #[test]
+    fn an_error_objects_message_is_capped_and_sanitised() {
+        let long = format!(
+            r#"{{"error":{{"message":"bad\nthing {}","type":"{}","code":"c\u0000d"}}}}"#,
+            "x".repeat(5000),
+            "t".repeat(500)
+        );
+        let e = read_upstream_error(400, long.as_bytes());
+        assert!(e.message.starts_with("bad thing xxx"), "{}", e.message);
+        assert!(e.message.len() <= MAX_MESSAGE_BYTES && e.message.ends_with('…'));
+        assert!(e.kind.as_deref().is_some_and(|k| k.len() <= 64));
+        assert_eq!(e.code.as_deref(), Some("c d"));
     }
 
     #[test]

@@ -142,25 +142,82 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// The furthest a rate-limit reset may lie from now, in seconds (31 days):
+/// no API's rate-limit window is longer, so a reset beyond it is a broken
+/// value and is dropped rather than translated.
+pub const MAX_RESET_SECONDS: u64 = 31 * 86_400;
+
+/// A reset duration (seconds from now) → the timestamp it names, if it is
+/// within `MAX_RESET_SECONDS`.
+pub fn reset_at(now_seconds: u64, in_seconds: f64) -> Option<String> {
+    let seconds = in_seconds.ceil();
+    if !(0.0..=MAX_RESET_SECONDS as f64).contains(&seconds) {
+        return None;
+    }
+    Some(rfc3339(now_seconds.checked_add(seconds as u64)?))
+}
+
+/// A reset timestamp → the duration until it (`"0s"` once past), if it is
+/// within `MAX_RESET_SECONDS` of now either way.
+pub fn reset_in(now_seconds: u64, at: u64) -> Option<String> {
+    let distance = at.abs_diff(now_seconds);
+    (distance <= MAX_RESET_SECONDS).then(|| format!("{}s", at.saturating_sub(now_seconds)))
+}
+
 /// RFC 3339 (`2026-11-21T19:34:00Z`, fractions and offsets allowed) →
-/// seconds since the epoch.
+/// seconds since the epoch. Only real instants: a calendar date (leap years
+/// counted), hours 00–23, minutes and seconds 00–59 (60 for a leap second),
+/// an offset within ±23:59, years from 1970.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let (date, time) = text.trim().split_once(['T', 't', ' '])?;
-    let mut date_parts = date.splitn(3, '-');
-    let year: u64 = date_parts.next()?.parse().ok()?;
-    let month: u64 = date_parts.next()?.parse().ok()?;
-    let day: u64 = date_parts.next()?.parse().ok()?;
+    let mut date_parts = date.split('-');
+    let year = digits(date_parts.next()?, 4)?;
+    let month = digits(date_parts.next()?, 2)?;
+    let day = digits(date_parts.next()?, 2)?;
+    if date_parts.next().is_some() {
+        return None;
+    }
     let (clock, offset_seconds) = split_offset(time)?;
-    let mut clock_parts = clock.splitn(3, ':');
-    let hour: u64 = clock_parts.next()?.parse().ok()?;
-    let minute: u64 = clock_parts.next()?.parse().ok()?;
-    let second: f64 = clock_parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year < 1970 {
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
+    if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut clock_parts = clock.split(':');
+    let hour = digits(clock_parts.next()?, 2)?;
+    let minute = digits(clock_parts.next()?, 2)?;
+    let second = digits(clock_parts.next()?, 2)?;
+    if clock_parts.next().is_some() {
+        return None;
+    }
+    let valid = year >= 1970
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && hour <= 23
+        && minute <= 59
+        && second <= 60;
+    if !valid {
         return None;
     }
     let days = days_from_civil(year, month, day);
-    let local = days * 86_400 + hour * 3600 + minute * 60 + second as u64;
+    let local = days * 86_400 + hour * 3600 + minute * 60 + second;
     u64::try_from(i64::try_from(local).ok()? - offset_seconds).ok()
+}
+
+/// Exactly `width` ASCII digits, as a number.
+fn digits(text: &str, width: usize) -> Option<u64> {
+    if text.len() != width || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Splits `HH:MM:SS(.f)(Z|±HH:MM)` into the clock and the offset in seconds.
@@ -172,7 +229,11 @@ fn split_offset(time: &str) -> Option<(&str, i64)> {
     let (clock, offset) = time.split_at(at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
     let (hours, minutes) = offset.get(1..)?.split_once(':')?;
-    let seconds = hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60;
+    let (hours, minutes) = (digits(hours, 2)?, digits(minutes, 2)?);
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    let seconds = i64::try_from(hours * 3600 + minutes * 60).ok()?;
     Some((clock, sign * seconds))
 }
 
@@ -187,7 +248,8 @@ fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
     era * 146_097 + doe - 719_468
 }
 
-/// OpenAI's reset durations (`6m0s`, `1.5s`, `20ms`) → seconds.
+/// OpenAI's reset durations (`6m0s`, `1.5s`, `20ms`) → seconds. A number
+/// too long for a float is infinite, which `reset_at` refuses.
 pub fn parse_duration(text: &str) -> Option<f64> {
     let mut total = 0.0;
     let mut rest = text.trim();

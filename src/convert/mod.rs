@@ -28,6 +28,8 @@ pub fn unparsable_event(
     if !terminated {
         (StreamFailure::Incomplete, STREAM_INCOMPLETE.to_string())
     } else {
+        // serde's message can quote the upstream's bytes: an excerpt only.
+        let error = error::excerpt(&error.to_string(), error::MAX_EXCERPT_BYTES);
         (
             StreamFailure::Invalid,
             format!("upstream sent an invalid stream {what}: {error}"),
@@ -40,4 +42,5 @@ pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod signature;
+pub mod tool_arguments;
 pub mod tool_names;

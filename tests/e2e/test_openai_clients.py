@@ -755,17 +755,19 @@ def test_upstream_error_raises_typed_exception(openai_envoy, upstream, status, b
     assert error.request_id == "req_011CVEA3SF7rnb3DuBZytqQa"
 
 
-@pytest.mark.parametrize("size", [80, 5000], ids=["short", "over-1KiB"])
+@pytest.mark.parametrize("size", [80, 5000], ids=["short", "over-200-bytes"])
 def test_upstream_html_error_becomes_message_text(openai_envoy, upstream, size):
-    """docs/protocols.md#reading-an-upstream-error-body: a non-JSON error body becomes the message text,
-    truncated to 1 KiB."""
-    page = ("<html><body>" + "<p>bad&nbsp;gateway</p>" * size)[:size].encode()
-    upstream.push(Reply(502, [("content-type", "text/html")], page))
+    """docs/protocols.md#reading-an-upstream-error-body: a non-JSON error body
+    becomes the message text, an excerpt of at most 200 bytes, a cut marked
+    with an ellipsis."""
+    page = ("<html><body>" + "<p>bad&nbsp;gateway</p>" * size)[:size]
+    upstream.push(Reply(502, [("content-type", "text/html")], page.encode()))
     with pytest.raises(openai.InternalServerError) as raised:
         client_for(openai_envoy).chat.completions.create(model=MODEL, messages=HI)
     assert raised.value.status_code == 502
     assert raised.value.response.headers["content-type"].startswith("application/json")
-    assert error_of(raised.value.response.content)["message"] == page[:1024].decode()
+    expected = page if len(page) <= 200 else page[:197] + "\u2026"
+    assert error_of(raised.value.response.content)["message"] == expected
 
 
 def test_overloaded_529_becomes_503(openai_envoy, upstream):

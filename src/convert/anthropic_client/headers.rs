@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::convert::headers::{
-    header, parse_duration, remove_matching, rfc3339, translate_rate_limits, upstream_path,
+    header, parse_duration, remove_matching, reset_at, translate_rate_limits, upstream_path,
     HeaderEdit,
 };
 
@@ -89,7 +89,7 @@ pub fn response_edits(
     translate_rate_limits(
         headers,
         RATE_LIMITS,
-        |reset| parse_duration(reset).map(|seconds| rfc3339(now_seconds + seconds.ceil() as u64)),
+        |reset| parse_duration(reset).and_then(|seconds| reset_at(now_seconds, seconds)),
         &mut edits,
     );
     edits

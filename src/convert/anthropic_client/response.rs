@@ -2,8 +2,11 @@
 //! (docs/anthropic_client.md#response-mapping), plus the finish-reason and usage rules the stream shares.
 
 use crate::anthropic::{ContentBlock, Message, Usage};
-use crate::convert::error::{anthropic_error_body, upstream_error_from_json};
+use crate::convert::error::{
+    anthropic_error_body, excerpt, upstream_error_from_json, MAX_EXCERPT_BYTES,
+};
 use crate::convert::signature::sign;
+use crate::convert::tool_arguments::{check_object, ArgumentsProblem};
 use crate::convert::tool_names::ToolNames;
 use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
 use crate::report::Tokens;
@@ -21,19 +24,17 @@ pub struct ResponseContext {
 }
 
 /// Converts a 2xx completion body. A body that is not a completion (an
-/// `{"error":…}` some servers send with 200, or garbage) becomes an Anthropic
-/// error body: the status is already on its way to the client.
+/// `{"error":…}` some servers send with 200, or garbage), or one that cannot
+/// be an Anthropic message (tool arguments that are not a JSON object),
+/// becomes an Anthropic error body: the status is already on its way to the
+/// client.
 pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
     match message_from_body(body, ctx) {
         Ok(message) => (
             crate::json::to_vec(&message).unwrap_or_default(),
             Some(Tokens::from(&message.usage)),
         ),
-        Err(message) => {
-            log::warn!("upstream 2xx body is not a chat completion");
-            log::debug!("upstream 2xx body is not a chat completion: {message}");
-            (anthropic_error_body("api_error", &message), None)
-        }
+        Err(message) => (anthropic_error_body("api_error", &message), None),
     }
 }
 
@@ -42,22 +43,27 @@ pub fn message_from_body<'a>(body: &'a [u8], ctx: &ResponseContext) -> Result<Me
     let value: Result<ChatCompletion<'a>, _> = serde_json::from_slice(body);
     match value {
         Ok(completion) if !completion.choices.is_empty() || completion.usage.is_some() => {
-            Ok(message_from_completion(completion, ctx))
+            message_from_completion(completion, ctx)
         }
         _ => {
             let json = serde_json::from_slice::<serde_json::Value>(body).ok();
-            Err(match json.as_ref().and_then(upstream_error_from_json) {
+            let message = match json.as_ref().and_then(upstream_error_from_json) {
                 Some(error) => error.message,
                 None => "upstream returned a response that is not a chat completion".to_string(),
-            })
+            };
+            log::warn!("upstream 2xx body is not a chat completion");
+            log::debug!("upstream 2xx body is not a chat completion: {message}");
+            Err(message)
         }
     }
 }
 
+/// The message, or why the completion has none (a tool call whose
+/// arguments are not a JSON object: `tool_use.input` must be one).
 pub fn message_from_completion<'a>(
     completion: ChatCompletion<'a>,
     ctx: &ResponseContext,
-) -> Message<'a> {
+) -> Result<Message<'a>, String> {
     let usage = anthropic_usage(completion.usage.as_ref());
     let choice = completion.choices.into_iter().min_by_key(|c| c.index);
     let (message, finish, stop_string) = match choice {
@@ -83,13 +89,13 @@ pub fn message_from_completion<'a>(
     let tool_calls = message.tool_calls.unwrap_or_default();
     let has_tools = !tool_calls.is_empty();
     for (i, call) in tool_calls.into_iter().enumerate() {
-        content.push(tool_use_block(call, i, ctx));
+        content.push(tool_use_block(call, i, ctx)?);
     }
     let (stop_reason, stop_sequence) = match (refused, finish_stop_reason(finish.as_deref())) {
         (true, _) => ("refusal", None),
         (false, stop) => final_stop(stop.unwrap_or(StopReason::EndTurn), stop_string, has_tools),
     };
-    Message {
+    Ok(Message {
         id: non_empty(completion.id).unwrap_or_else(|| ctx.fallback_id.clone().into()),
         kind: CowStr::borrowed("message"),
         role: crate::anthropic::Role::Assistant,
@@ -98,7 +104,7 @@ pub fn message_from_completion<'a>(
         stop_reason: Some(CowStr::borrowed(stop_reason)),
         stop_sequence: stop_sequence.map(CowStr::from),
         usage,
-    }
+    })
 }
 
 fn non_empty(s: CowStr<'_>) -> Option<CowStr<'_>> {
@@ -129,13 +135,14 @@ pub fn content_text<'a>(content: TextOr<'a, ContentPart<'a>>) -> Option<CowStr<'
     }
 }
 
-/// `tool_calls[i]` → `tool_use`: arguments parsed (unparsable → `{}` and a
-/// warning), the client's own tool name restored.
+/// `tool_calls[i]` → `tool_use`: arguments parsed (none → `{}`; anything
+/// but one JSON object → an error naming the call), the client's own tool
+/// name restored.
 fn tool_use_block<'a>(
     call: ToolCall<'a>,
     position: usize,
     ctx: &ResponseContext,
-) -> ContentBlock<'a> {
+) -> Result<ContentBlock<'a>, String> {
     let function = call.function.unwrap_or_default();
     let name = function.name.unwrap_or_default();
     let name = match ctx.tool_names.client(&name) {
@@ -146,10 +153,24 @@ fn tool_use_block<'a>(
         .id
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| tool_fallback_id(&ctx.fallback_id, position).into());
-    ContentBlock::tool_use(
-        id,
-        name,
-        tool_input(function.arguments.as_deref().unwrap_or("")),
+    match tool_input(function.arguments.as_deref().unwrap_or("")) {
+        Ok(input) => Ok(ContentBlock::tool_use(id, name, input)),
+        Err(problem) => Err(tool_arguments_error(position, &name, problem)),
+    }
+}
+
+/// The error for a tool call whose arguments cannot be a `tool_use.input`,
+/// the same in a stream and a whole response. The arguments themselves are
+/// not quoted (they are the model's output, not the bridge's to echo).
+pub fn tool_arguments_error(position: usize, name: &str, problem: ArgumentsProblem) -> String {
+    log::warn!(
+        "tool call arguments are not a JSON object: they {}; the answer cannot be converted",
+        problem.as_str()
+    );
+    format!(
+        "upstream tool call {position} (`{}`): its arguments {}, and an Anthropic tool_use input must be a JSON object",
+        excerpt(name, MAX_EXCERPT_BYTES / 2),
+        problem.as_str()
     )
 }
 
@@ -157,15 +178,14 @@ pub fn tool_fallback_id(message_id: &str, position: usize) -> String {
     format!("toolu_{message_id}_{position}")
 }
 
-/// Tool arguments text → the `input` object.
-pub fn tool_input(arguments: &str) -> RawJson<'static> {
+/// Tool arguments text → the `input` object. Empty arguments (what OpenAI
+/// servers send for a call without parameters) are `{}`.
+pub fn tool_input(arguments: &str) -> Result<RawJson<'static>, ArgumentsProblem> {
+    check_object(arguments)?;
     if arguments.trim().is_empty() {
-        return RawJson::empty_object();
+        return Ok(RawJson::empty_object());
     }
-    RawJson::object_from_text(arguments).unwrap_or_else(|| {
-        log::warn!("tool call arguments are not a JSON object; sent as {{}}");
-        RawJson::empty_object()
-    })
+    RawJson::object_from_text(arguments).ok_or(ArgumentsProblem::Invalid)
 }
 
 /// Anthropic stop reasons the bridge produces.

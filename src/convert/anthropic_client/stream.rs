@@ -12,14 +12,19 @@
 //! complete JSON value and another call is waiting; fragments of a call that
 //! is not the open block are held and emitted, in order, when its block
 //! opens. The common case (calls one after another) streams without holding.
+//!
+//! Each fragment is checked before it is written (`ObjectScan`): arguments
+//! that cannot be one JSON object end the stream with an `error` event
+//! instead, as the non-streaming conversion answers with an error.
 
 use super::response::{
-    anthropic_usage, final_stop, finish_stop_reason, tool_fallback_id, vllm_stop_string,
-    zero_usage, ResponseContext, StopReason,
+    anthropic_usage, final_stop, finish_stop_reason, tool_arguments_error, tool_fallback_id,
+    vllm_stop_string, zero_usage, ResponseContext, StopReason,
 };
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
 use crate::convert::signature::Signer;
+use crate::convert::tool_arguments::ObjectScan;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
@@ -105,8 +110,8 @@ struct ToolSlot {
     /// Argument fragments not yet written (the call is not the open block).
     held: String,
     status: ToolStatus,
-    wrote_arguments: bool,
-    scan: JsonScan,
+    /// What the arguments written so far form.
+    scan: ObjectScan,
 }
 
 /// The state of one OpenAI chunk stream being written as Anthropic events.
@@ -301,6 +306,9 @@ impl ChunksToEvents {
     }
 
     fn thinking(&mut self, text: &str, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
         if !matches!(self.open, Some(Open::Thinking(_))) {
             self.close_all(out);
             let index = open_block(&mut self.next_index, out, ContentBlock::thinking("", ""));
@@ -322,7 +330,7 @@ impl ChunksToEvents {
     }
 
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
-        if text.is_empty() {
+        if text.is_empty() || self.phase == Phase::Done {
             return;
         }
         if !matches!(self.open, Some(Open::Text(_))) {
@@ -344,6 +352,9 @@ impl ChunksToEvents {
     }
 
     fn tool_call(&mut self, call: ToolCall<'_>, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
         let slot = self.tool_slot(&call);
         let function = call.function.unwrap_or_default();
         let fragment = function.arguments.as_deref().unwrap_or("");
@@ -371,7 +382,10 @@ impl ChunksToEvents {
             }
             ToolStatus::Open if tool.held.is_empty() => {
                 if let Some(Open::Tool { index, .. }) = self.open {
-                    write_arguments(out, index, tool, fragment);
+                    if let Err(message) = write_arguments(out, index, slot, tool, fragment) {
+                        self.error(out, StreamFailure::Invalid, "api_error", &message);
+                        return;
+                    }
                 }
             }
             _ => tool.held.push_str(fragment),
@@ -394,7 +408,12 @@ impl ChunksToEvents {
                 .find(|t| t.id == id)
                 .map(|t| t.key)
                 .or_else(|| {
-                    let next = self.tools.iter().map(|t| t.key + 1).max().unwrap_or(0);
+                    let next = self
+                        .tools
+                        .iter()
+                        .map(|t| t.key.saturating_add(1))
+                        .max()
+                        .unwrap_or(0);
                     Some(next)
                 }),
             None => self.tools.last().map(|t| t.key),
@@ -410,8 +429,7 @@ impl ChunksToEvents {
             name: String::new(),
             held: String::new(),
             status: ToolStatus::Waiting,
-            wrote_arguments: false,
-            scan: JsonScan::default(),
+            scan: ObjectScan::default(),
         });
         position
     }
@@ -420,12 +438,18 @@ impl ChunksToEvents {
     /// complete and another call waits, moves on to that call.
     fn pump_tools(&mut self, out: &mut Vec<u8>) {
         while let Some(Open::Tool { slot, index }) = self.open {
+            if self.phase == Phase::Done {
+                return;
+            }
             let Some(tool) = self.tools.get_mut(slot) else {
                 return;
             };
             if !tool.held.is_empty() {
                 let held = std::mem::take(&mut tool.held);
-                write_arguments(out, index, tool, &held);
+                if let Err(message) = write_arguments(out, index, slot, tool, &held) {
+                    self.error(out, StreamFailure::Invalid, "api_error", &message);
+                    return;
+                }
             }
             let complete = tool.scan.complete();
             if !(complete && self.tools.iter().any(|t| t.status == ToolStatus::Waiting)) {
@@ -437,6 +461,9 @@ impl ChunksToEvents {
     }
 
     fn open_next_tool(&mut self, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
         let Some(slot) = self
             .tools
             .iter()
@@ -462,8 +489,12 @@ impl ChunksToEvents {
     }
 
     /// Closes the open block: thinking gets its signature, a tool block
-    /// that received no arguments gets `{}`.
+    /// that received no arguments gets `{}`, and one whose arguments are
+    /// not a whole JSON object ends the stream with an error instead.
     fn close_open(&mut self, out: &mut Vec<u8>) {
+        if self.phase == Phase::Done {
+            return;
+        }
         let index = match self.open.take() {
             None => return,
             Some(Open::Text(index)) => index,
@@ -482,14 +513,22 @@ impl ChunksToEvents {
             }
             Some(Open::Tool { slot, index }) => {
                 if let Some(tool) = self.tools.get_mut(slot) {
-                    if !tool.held.is_empty() {
-                        let held = std::mem::take(&mut tool.held);
-                        write_arguments(out, index, tool, &held);
-                    }
-                    if !tool.wrote_arguments {
-                        write_arguments(out, index, tool, "{}");
-                    }
                     tool.status = ToolStatus::Closed;
+                    let held = std::mem::take(&mut tool.held);
+                    let written = write_arguments(out, index, slot, tool, &held)
+                        .and_then(|()| match tool.scan.is_empty() {
+                            true => write_arguments(out, index, slot, tool, "{}"),
+                            false => Ok(()),
+                        })
+                        .and_then(|()| {
+                            tool.scan
+                                .finish()
+                                .map_err(|problem| tool_arguments_error(slot, &tool.name, problem))
+                        });
+                    if let Err(message) = written {
+                        self.error(out, StreamFailure::Invalid, "api_error", &message);
+                        return;
+                    }
                 }
                 index
             }
@@ -507,7 +546,9 @@ impl ChunksToEvents {
     /// Closes the open block and writes every waiting tool call, in order.
     fn close_all(&mut self, out: &mut Vec<u8>) {
         self.close_open(out);
-        while self.tools.iter().any(|t| t.status == ToolStatus::Waiting) {
+        while self.phase != Phase::Done
+            && self.tools.iter().any(|t| t.status == ToolStatus::Waiting)
+        {
             self.open_next_tool(out);
             self.close_open(out);
         }
@@ -519,6 +560,9 @@ impl ChunksToEvents {
             return;
         }
         self.close_all(out);
+        if self.phase == Phase::Done {
+            return;
+        }
         let has_tools = !self.tools.is_empty();
         let (stop, stop_string) = match self.stop.take() {
             Some(stop) => stop,
@@ -716,12 +760,23 @@ fn write_delta(out: &mut Vec<u8>, index: u32, delta: Delta<'_>) {
     );
 }
 
-fn write_arguments(out: &mut Vec<u8>, index: u32, tool: &mut ToolSlot, fragment: &str) {
-    if fragment.is_empty() {
-        return;
+/// Writes an argument fragment, unless it makes the arguments something
+/// other than one JSON object: then the error message for the stream.
+/// Whitespace before the object is not written: SDKs parse `partial_json`
+/// as it accumulates, and whitespace alone does not parse.
+fn write_arguments(
+    out: &mut Vec<u8>,
+    index: u32,
+    slot: usize,
+    tool: &mut ToolSlot,
+    fragment: &str,
+) -> Result<(), String> {
+    tool.scan
+        .feed(fragment)
+        .map_err(|problem| tool_arguments_error(slot, &tool.name, problem))?;
+    if fragment.is_empty() || tool.scan.is_empty() {
+        return Ok(());
     }
-    tool.scan.feed(fragment);
-    tool.wrote_arguments = true;
     write_delta(
         out,
         index,
@@ -731,6 +786,7 @@ fn write_arguments(out: &mut Vec<u8>, index: u32, tool: &mut ToolSlot, fragment:
             ..Default::default()
         },
     );
+    Ok(())
 }
 
 fn part_text<'p>(part: &'p ContentPart<'_>) -> &'p str {
@@ -755,62 +811,5 @@ fn stream_error_type(error: &UpstreamError) -> &'static str {
         }
         Some("overloaded_error") => "overloaded_error",
         _ => "api_error",
-    }
-}
-
-/// Tracks whether argument fragments so far form a complete JSON value.
-#[derive(Debug, Default, Clone, Copy)]
-struct JsonScan {
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-    started: bool,
-}
-
-impl JsonScan {
-    fn feed(&mut self, text: &str) {
-        for b in text.bytes() {
-            if self.in_string {
-                match b {
-                    _ if self.escaped => self.escaped = false,
-                    b'\\' => self.escaped = true,
-                    b'"' => self.in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => {
-                    self.depth += 1;
-                    self.started = true;
-                }
-                b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-
-    fn complete(&self) -> bool {
-        self.started && self.depth == 0 && !self.in_string
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::JsonScan;
-
-    #[test]
-    fn json_scan_sees_completion_across_fragments() {
-        let mut scan = JsonScan::default();
-        for (fragment, complete) in [
-            ("{\"a\": \"}", false),
-            ("{\\\"\"", false),
-            (", \"b\": [1]", false),
-            ("}", true),
-        ] {
-            scan.feed(fragment);
-            assert_eq!(scan.complete(), complete, "after {fragment:?}");
-        }
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::config::{Config, UpstreamAuth};
 use crate::convert::headers::{
-    header, parse_rfc3339, remove_matching, translate_rate_limits, upstream_path, HeaderEdit,
+    header, parse_rfc3339, remove_matching, reset_in, translate_rate_limits, upstream_path,
+    HeaderEdit,
 };
 
 pub const CLIENT_SUFFIX: &str = "/v1/chat/completions";
@@ -95,7 +96,7 @@ pub fn response_edits(
     translate_rate_limits(
         headers,
         RATE_LIMITS,
-        |reset| parse_rfc3339(reset).map(|at| format!("{}s", at.saturating_sub(now_seconds))),
+        |reset| parse_rfc3339(reset).and_then(|at| reset_in(now_seconds, at)),
         &mut edits,
     );
     edits

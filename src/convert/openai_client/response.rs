@@ -2,7 +2,9 @@
 //! (docs/openai_client.md#response-mapping), plus the stop-reason and usage rules the stream shares.
 
 use crate::anthropic::{ContentBlock, Message, Usage};
-use crate::convert::error::{openai_error_body, openai_error_type, upstream_error_from_json};
+use crate::convert::error::{
+    excerpt, openai_error_body, openai_error_type, upstream_error_from_json,
+};
 use crate::openai::{
     ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
 };
@@ -24,8 +26,8 @@ pub struct ResponseContext {
 /// Converts a 2xx message body; a body that is not a message becomes an
 /// OpenAI error body (the status is already on its way to the client).
 pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<Tokens>) {
-    match serde_json::from_slice::<Message<'_>>(body) {
-        Ok(message) if message.kind.as_str() == "message" => {
+    match message_from_body(body) {
+        Ok(message) => {
             let tokens = Tokens::from(&message.usage);
             let completion = completion_from_message(message, ctx);
             (
@@ -33,6 +35,19 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<
                 Some(tokens),
             )
         }
+        Err(message) => (
+            openai_error_body(openai_error_type(502), &message, None),
+            None,
+        ),
+    }
+}
+
+/// Parses a 2xx body into an Anthropic message, or says why it is not one
+/// (the upstream's error message if it sent an error object, never the
+/// body itself): the same for a whole response and one sent as a stream.
+pub fn message_from_body(body: &[u8]) -> Result<Message<'_>, String> {
+    match serde_json::from_slice::<Message<'_>>(body) {
+        Ok(message) if message.kind.as_str() == "message" => Ok(message),
         _ => {
             let json = serde_json::from_slice::<serde_json::Value>(body).ok();
             let message = match json.as_ref().and_then(upstream_error_from_json) {
@@ -41,10 +56,7 @@ pub fn convert_response(body: &[u8], ctx: &ResponseContext) -> (Vec<u8>, Option<
             };
             log::warn!("upstream 2xx body is not an Anthropic message");
             log::debug!("upstream 2xx body is not an Anthropic message: {message}");
-            (
-                openai_error_body(openai_error_type(502), &message, None),
-                None,
-            )
+            Err(message)
         }
     }
 }
@@ -71,7 +83,10 @@ pub fn completion_from_message<'a>(
                 let position = tool_calls.len();
                 tool_calls.push(tool_call(block, None, &ctx.fallback_id, position));
             }
-            other => log::debug!("skipped a `{other}` block: it ran on the upstream's side"),
+            other => log::debug!(
+                "skipped a `{}` block: it ran on the upstream's side",
+                excerpt(other, 64)
+            ),
         }
     }
     let content = match (texts.is_empty(), tool_calls.is_empty()) {
@@ -210,17 +225,19 @@ pub fn finish_reason(stop: Option<&str>) -> &'static str {
 }
 
 /// Anthropic usage → OpenAI usage: cache reads and writes are part of the
-/// prompt, and reads are reported as cached.
+/// prompt, and reads are reported as cached. Sums saturate at `u64::MAX`.
 pub fn openai_usage(usage: &Usage) -> ChatUsage {
     let cache_read = usage.cache_read_input_tokens.unwrap_or(0);
-    let prompt = usage.input_tokens.unwrap_or(0)
-        + cache_read
-        + usage.cache_creation_input_tokens.unwrap_or(0);
+    let prompt = usage
+        .input_tokens
+        .unwrap_or(0)
+        .saturating_add(cache_read)
+        .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0));
     let completion = usage.output_tokens.unwrap_or(0);
     ChatUsage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: prompt + completion,
+        total_tokens: prompt.saturating_add(completion),
         prompt_tokens_details: Some(PromptTokensDetails {
             cached_tokens: Some(cache_read),
             ..Default::default()

@@ -10,7 +10,7 @@
 
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
-use crate::convert::error::{openai_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::error::{excerpt, openai_error_type, upstream_error_from_json, UpstreamError};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
@@ -158,7 +158,7 @@ impl EventsToChunks {
                 let code = error.kind.unwrap_or_else(|| "api_error".to_string());
                 self.error(out, StreamFailure::UpstreamError, &code, &error.message);
             }
-            other => log::debug!("ignored stream event `{other}`"),
+            other => log::debug!("ignored stream event `{}`", excerpt(other, 64)),
         }
     }
 
@@ -245,7 +245,8 @@ impl EventsToChunks {
             }
             other => {
                 log::debug!(
-                    "block {index} (`{other}`) ran on the upstream's side; not a client tool call"
+                    "block {index} (`{}`) ran on the upstream's side; not a client tool call",
+                    excerpt(other, 64)
                 );
                 BlockKind::Ignored
             }
@@ -311,7 +312,10 @@ impl EventsToChunks {
                     );
                 }
             }
-            (_, kind) => log::debug!("ignored a `{}` delta", kind.unwrap_or("untyped")),
+            (_, kind) => log::debug!(
+                "ignored a `{}` delta",
+                excerpt(kind.unwrap_or("untyped"), 64)
+            ),
         }
     }
 

@@ -913,8 +913,9 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<Vec<&'sta
             return Ok(Status::NotFound as i32);
         };
         match m.kind {
+            // Envoy's counters are u64 and wrap on overflow.
             MetricKind::Counter if offset > 0 => {
-                m.value = m.value.saturating_add(offset);
+                m.value = (m.value as u64).wrapping_add(offset as u64) as i64;
                 Ok(Status::Ok as i32)
             }
             MetricKind::Gauge => {

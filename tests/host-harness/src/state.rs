@@ -434,7 +434,7 @@ pub enum MetricKind {
 pub struct Metric {
     pub kind: MetricKind,
     pub name: String,
-    /// Counter or gauge value.
+    /// Counter or gauge value (a counter's is Envoy's u64, as these bits).
     pub value: i64,
     /// Histogram samples.
     pub samples: Vec<u64>,

@@ -174,6 +174,37 @@ fn a_missing_body_is_counted_as_such() {
     );
 }
 
+/// Envoy's counters are u64 and wrap. An upstream reporting 2^64 − 1 tokens
+/// three times must leave the token counters full (saturated), not wrapped
+/// to a small number, and a normal exchange after must not wrap them either.
+#[test]
+fn huge_usage_saturates_the_token_counters() {
+    let mut h = openai_host();
+    let normal = fixture("openai/chat-text.json");
+    let mut huge = serde_json::from_slice::<Value>(&normal).unwrap();
+    huge["usage"] = serde_json::json!({"prompt_tokens": u64::MAX, "completion_tokens": u64::MAX, "total_tokens": u64::MAX});
+    let huge = huge.to_string();
+    converted_exchange(&mut h, huge.as_bytes());
+    assert_eq!(
+        property(&h, "aob_input_tokens").as_deref(),
+        Some("18446744073709551615")
+    );
+    converted_exchange(&mut h, huge.as_bytes());
+    converted_exchange(&mut h, huge.as_bytes());
+    converted_exchange(&mut h, &normal);
+    assert_clean(&h);
+    let d = ("direction", "anthropic_client");
+    let model = ("model", "claude-sonnet-4-5");
+    let tokens = |t: &str| {
+        h.metrics()
+            .get(&name("tokens", &[d, model, ("token_type", t)]))
+            .map(|m| m.value as u64)
+    };
+    assert_eq!(tokens("input"), Some(u64::MAX));
+    assert_eq!(tokens("output"), Some(u64::MAX));
+    assert_eq!(counter(&h, "requests_converted", &[d, model]), 4);
+}
+
 #[test]
 fn access_log_fields_carry_the_last_exchange() {
     let mut h = openai_host();
