@@ -17,8 +17,15 @@ CLAUDE_CODE := tests/claude-code/node_modules/.bin/claude
 
 # `make image` output (README "Build the OCI image").
 IMAGE_DIR   ?= build/oci
-# Debian tools tests/e2e/test_deploy.py uses (OCI image, registry, compose file).
-DEPLOY_TOOLS := skopeo docker-registry oci-image-tool docker-compose
+# Debian tools tests/e2e/test_deploy.py uses (README "Prerequisites"): skopeo,
+# oci-image-tool and docker-compose, installed without their recommends (which
+# are Docker itself: docker.io, containerd, runc); gpg satisfies skopeo's
+# "gnupg | gpg" without gnupg's agents. The registry comes out of Debian's
+# docker-registry .deb into build/deploy-tools: its package would create a
+# system user and enable and start a docker-registry service.
+DEPLOY_TOOLS    := skopeo oci-image-tool docker-compose
+DEPLOY_PACKAGES := $(DEPLOY_TOOLS) gpg
+REGISTRY_DIR    := build/deploy-tools
 SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
@@ -53,11 +60,16 @@ tests/claude-code/node_modules/.installed: tests/claude-code/package.json tests/
 ## pulls it): $(IMAGE_DIR)/anthropic-openai-bridge/ (OCI layout) and .tar.
 image: build
 	python3 scripts/oci_image.py --wasm $(WASM) --out $(IMAGE_DIR)
+	@command -v skopeo >/dev/null || echo "To inspect or push the image: skopeo (make deploy-tools, or apt-get install --no-install-recommends skopeo)"
 
 deploy-tools:
 	@missing=; for tool in $(DEPLOY_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
 	  [ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
-	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPLOY_TOOLS); }
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEPLOY_PACKAGES); }
+	@command -v docker-registry >/dev/null || [ -x $(REGISTRY_DIR)/usr/bin/docker-registry ] || { \
+	  mkdir -p $(REGISTRY_DIR) && cd $(REGISTRY_DIR) && \
+	  { apt-get download docker-registry 2>/dev/null || { $(SUDO) apt-get update -qq && apt-get download docker-registry; }; } && \
+	  dpkg-deb -x docker-registry_*.deb . && rm -f docker-registry_*.deb && echo "docker-registry in $(REGISTRY_DIR)/usr/bin"; }
 
 ## Everything: lint, tier 1 (native), tier 2 (host harness), tier 3 (real Envoy).
 test: lint test-unit test-harness test-e2e
@@ -101,9 +113,10 @@ bench-tools: wasm-target
 	  $(LITELLM_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-litellm.txt; }
 
 ## Envoy with the filter on localhost:$(PORT), in front of the demo upstream
-## or UPSTREAM_URL (e.g. https://api.openai.com).
+## or UPSTREAM_URL (e.g. https://api.openai.com). run.sh stops what it started
+## when it ends or when this make process ($$PPID in the recipe) dies.
 run: build venv
-	PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) DEMO_PORT=$(DEMO_PORT) UPSTREAM_URL='$(UPSTREAM_URL)' \
+	RUN_PARENT=$$PPID PORT=$(PORT) ADMIN_PORT=$(ADMIN_PORT) DEMO_PORT=$(DEMO_PORT) UPSTREAM_URL='$(UPSTREAM_URL)' \
 	  BRIDGE_CONFIG='$(BRIDGE_CONFIG)' WASM=$(WASM) PY=$(PY) ENVOY=$(ENVOY) scripts/run.sh
 
 clean:

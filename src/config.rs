@@ -32,6 +32,19 @@ pub enum UpstreamAuth {
     Bearer,
 }
 
+/// How an Anthropic client's `/v1/messages/count_tokens` is answered on an
+/// OpenAI upstream, which has no such endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CountTokens {
+    /// A local estimate; nothing is sent upstream.
+    Estimate,
+    /// A one-token completion upstream, whose `prompt_tokens` is exact.
+    Upstream,
+    /// Forwarded untouched.
+    Passthrough,
+}
+
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 32 * 1024 * 1024;
@@ -85,6 +98,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "33554432",
         "larger request bodies get a 413 in the client's format",
     ),
+    (
+        "count_tokens",
+        "`\"estimate\"`",
+        "Anthropic clients' `/v1/messages/count_tokens` on an OpenAI upstream: `\"estimate\"` (local), `\"upstream\"` (a 1-token completion) or `\"passthrough\"`",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +116,7 @@ pub struct Config {
     pub max_tokens_limit: Option<u64>,
     pub upstream_auth: UpstreamAuth,
     pub max_request_bytes: u64,
+    pub count_tokens: CountTokens,
 }
 
 /// A configuration error, naming the field.
@@ -175,6 +194,8 @@ impl Config {
             take::<UpstreamAuth>(&mut object, "upstream_auth")?.unwrap_or(UpstreamAuth::XApiKey);
         let max_request_bytes =
             positive(&mut object, "max_request_bytes")?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+        let count_tokens =
+            take::<CountTokens>(&mut object, "count_tokens")?.unwrap_or(CountTokens::Estimate);
         Ok(Config {
             upstream_protocol,
             upstream_path,
@@ -185,6 +206,7 @@ impl Config {
             max_tokens_limit,
             upstream_auth,
             max_request_bytes,
+            count_tokens,
         })
     }
 
@@ -310,6 +332,7 @@ mod tests {
         assert_eq!(config.max_request_bytes, 33_554_432);
         assert_eq!(config.max_tokens_limit, None);
         assert_eq!(config.upstream_path, None);
+        assert_eq!(config.count_tokens, CountTokens::Estimate);
     }
 
     #[test]
@@ -318,7 +341,8 @@ mod tests {
             r#"{"upstream_protocol":"anthropic","upstream_path":"/anthropic/v1/messages",
                 "model_map":{"gpt-4o":"claude-sonnet-4-5"},"default_max_tokens":1000,
                 "anthropic_version":"2024-01-01","max_tokens_field":"max_tokens",
-                "max_tokens_limit":8192,"upstream_auth":"bearer","max_request_bytes":1024}"#,
+                "max_tokens_limit":8192,"upstream_auth":"bearer","max_request_bytes":1024,
+                "count_tokens":"upstream"}"#,
         )
         .unwrap();
         assert_eq!(config.upstream_protocol, Protocol::Anthropic);
@@ -333,6 +357,7 @@ mod tests {
         assert_eq!(config.max_tokens_limit, Some(8192));
         assert_eq!(config.upstream_auth, UpstreamAuth::Bearer);
         assert_eq!(config.max_request_bytes, 1024);
+        assert_eq!(config.count_tokens, CountTokens::Upstream);
     }
 
     #[test]
@@ -387,6 +412,10 @@ mod tests {
             (
                 r#"{"upstream_protocol":"openai","max_request_bytes":0}"#,
                 "max_request_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"openai","count_tokens":"exact"}"#,
+                "count_tokens",
             ),
         ];
         for (json, field) in cases {

@@ -7,9 +7,10 @@
 //! made from headers alone, request bodies are converted once whole,
 //! buffered responses once whole, streams chunk by chunk.
 
-use crate::config::{Config, Protocol};
+use crate::config::{Config, CountTokens, Protocol};
 use crate::convert::anthropic_client::{
-    headers as a_headers, request as a_request, response as a_response, stream as a_stream,
+    count_tokens, headers as a_headers, request as a_request, response as a_response,
+    stream as a_stream,
 };
 use crate::convert::error::{
     anthropic_error_body, anthropic_error_type, excerpt, openai_error_body, openai_error_type,
@@ -32,7 +33,12 @@ pub enum Route {
     AnthropicClient,
     /// An OpenAI Chat Completions client on an Anthropic upstream.
     OpenAiClient,
+    /// An Anthropic client's `/v1/messages/count_tokens` on an OpenAI
+    /// upstream (which has no such endpoint).
+    CountTokens,
 }
+
+const COUNT_TOKENS_SUFFIX: &str = "/count_tokens";
 
 /// The route for a request: a POST whose path ends in the client protocol's
 /// suffix, when the upstream speaks the other one.
@@ -41,7 +47,11 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
     if !method.eq_ignore_ascii_case("POST") {
         return Route::Passthrough;
     }
+    let count_tokens = path.strip_suffix(COUNT_TOKENS_SUFFIX);
     match upstream {
+        Protocol::Openai if count_tokens.is_some_and(|p| p.ends_with(a_headers::CLIENT_SUFFIX)) => {
+            Route::CountTokens
+        }
         Protocol::Openai if path.ends_with(a_headers::CLIENT_SUFFIX) => Route::AnthropicClient,
         Protocol::Anthropic if path.ends_with(o_headers::CLIENT_SUFFIX) => Route::OpenAiClient,
         _ => Route::Passthrough,
@@ -123,8 +133,13 @@ pub struct Exchange {
     report: Report,
 }
 
-const JSON: &str = "application/json";
-const EVENT_STREAM: &str = "text/event-stream";
+/// What both real APIs send with JSON bodies (answers and errors alike).
+pub const JSON: &str = "application/json";
+/// What both real APIs send with streams: without the charset, clients that
+/// honour HTTP charsets decode the UTF-8 events as ISO-8859-1.
+pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+/// The media type an upstream stream is recognised by.
+const EVENT_STREAM_TYPE: &str = "text/event-stream";
 
 impl Exchange {
     /// `fallback_id` names the message when the upstream gives no id and the
@@ -160,10 +175,15 @@ impl Exchange {
     ) -> Verdict {
         let method = header(headers, ":method").unwrap_or("");
         let path = header(headers, ":path").unwrap_or("");
-        self.route = route_for(self.config.upstream_protocol, method, path);
+        self.route = match route_for(self.config.upstream_protocol, method, path) {
+            Route::CountTokens if self.config.count_tokens == CountTokens::Passthrough => {
+                Route::Passthrough
+            }
+            route => route,
+        };
         self.report.direction = match self.route {
             Route::Passthrough => return Verdict::Continue(Vec::new()),
-            Route::AnthropicClient => Some(Direction::AnthropicClient),
+            Route::AnthropicClient | Route::CountTokens => Some(Direction::AnthropicClient),
             Route::OpenAiClient => Some(Direction::OpenAiClient),
         };
         if let Some(id) = header(headers, "x-request-id").and_then(message_id_from) {
@@ -185,8 +205,24 @@ impl Exchange {
         }
         Verdict::Continue(match self.route {
             Route::OpenAiClient => o_headers::request_edits(headers, path, &self.config),
+            Route::CountTokens => self.count_tokens_edits(headers, path),
             _ => a_headers::request_edits(headers, path, &self.config),
         })
+    }
+
+    /// A count_tokens request goes upstream as a messages request would; one
+    /// answered by the estimate has its body answered here, and Envoy may
+    /// already have sent the headers on, so they go without credentials.
+    fn count_tokens_edits(&self, headers: &[(String, String)], path: &str) -> Vec<HeaderEdit> {
+        let messages_path = path_only(path)
+            .strip_suffix(COUNT_TOKENS_SUFFIX)
+            .unwrap_or(path);
+        let mut edits = a_headers::request_edits(headers, messages_path, &self.config);
+        if self.config.count_tokens == CountTokens::Estimate {
+            edits.retain(|e| !matches!(e, HeaderEdit::Set(name, _) if name == "authorization"));
+            edits.push(HeaderEdit::remove("authorization"));
+        }
+        edits
     }
 
     /// True when the request body must be buffered and converted.
@@ -210,6 +246,24 @@ impl Exchange {
             return Err(self.reply(ClientError::missing_body()));
         }
         let converted = match self.route {
+            Route::CountTokens => match a_request::convert_count_tokens(body, &self.config) {
+                Ok((_, estimate)) if self.config.count_tokens == CountTokens::Estimate => {
+                    self.replied_locally = true;
+                    return Err(LocalReply {
+                        status: 200,
+                        content_type: JSON,
+                        body: count_tokens::input_tokens_body(estimate),
+                    });
+                }
+                other => other.map(|(c, _)| {
+                    let ctx = a_response::ResponseContext {
+                        tool_names: c.tool_names,
+                        model: c.model,
+                        fallback_id: self.fallback_id.clone(),
+                    };
+                    (c.body, false, Context::Anthropic(ctx))
+                }),
+            },
             Route::OpenAiClient => o_request::convert_request(body, &self.config).map(|c| {
                 let ctx = o_response::ResponseContext {
                     model: c.model,
@@ -285,7 +339,7 @@ impl Exchange {
         let content_type = header(headers, "content-type")
             .unwrap_or("")
             .to_ascii_lowercase();
-        let is_sse = content_type.starts_with(EVENT_STREAM);
+        let is_sse = content_type.starts_with(EVENT_STREAM_TYPE);
         let is_json = content_type.is_empty() || content_type.contains("json");
         let success = (200..300).contains(&status);
         self.report.upstream_accepted = success;
@@ -394,6 +448,19 @@ impl Exchange {
     /// A buffered response, whole: its converted body.
     pub fn on_buffered_response(&mut self, body: &[u8]) -> Vec<u8> {
         let (converted, tokens) = match (&self.response, self.ctx.as_ref()) {
+            (Response::Completion, _) if self.route == Route::CountTokens => {
+                match count_tokens::prompt_tokens(body) {
+                    Some(n) => (count_tokens::input_tokens_body(n), None),
+                    None => (
+                        self.error_body(
+                            502,
+                            "upstream completion has no usage.prompt_tokens",
+                            None,
+                        ),
+                        None,
+                    ),
+                }
+            }
             (Response::Completion, Some(Context::Anthropic(ctx))) => {
                 a_response::convert_response(body, ctx)
             }

@@ -65,12 +65,17 @@ ANTHROPIC_REQUEST = {"model": "claude-sonnet-4-5", "max_tokens": 64,
 OPENAI_REQUEST = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
 
 
+# Where `make deploy-tools` extracts docker-registry (not installed: its package
+# enables and starts a system service).
+EXTRACTED_TOOLS = REPO / "build" / "deploy-tools" / "usr" / "bin"
+
+
 def tool(name):
     """Path of a Debian tool, or skip (fail under REQUIRE_DEPLOY_TOOLS=1)."""
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path=str(EXTRACTED_TOOLS))
     if path is None:
-        message = (f"{name} is not installed: `make deploy-tools` (part of `make test`) runs "
-                   f"apt-get install skopeo docker-registry oci-image-tool docker-compose")
+        message = (f"{name} is not installed: `make deploy-tools` (part of `make test`) installs "
+                   f"skopeo, oci-image-tool and docker-compose and extracts docker-registry")
         if REQUIRE_TOOLS:
             pytest.fail(message)
         pytest.skip(message)
