@@ -4,6 +4,9 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 ENVOY       := $(VENV)/bin/envoy
 WASM        := target/wasm32-wasip1/release/anthropic_openai_bridge.wasm
+# Test-only build that traps on request (feature `test-trap`), for the
+# FAIL_RELOAD recovery test; its own target dir, never the shipped module.
+TRAP_WASM   := target/wasm32-wasip1/release/anthropic_openai_bridge_trap.wasm
 SOURCES     := Cargo.toml Cargo.lock $(shell find src -name '*.rs')
 
 # `make run` settings (see README "Run it"):
@@ -28,7 +31,7 @@ DEPLOY_PACKAGES := $(DEPLOY_TOOLS) gpg
 REGISTRY_DIR    := build/deploy-tools
 SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all build wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
+.PHONY: all build trap-module wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
 
 all: build
 
@@ -37,6 +40,12 @@ build: $(WASM)
 
 $(WASM): $(SOURCES) | wasm-target
 	cargo build --release --target wasm32-wasip1
+
+trap-module: $(TRAP_WASM)
+
+$(TRAP_WASM): $(SOURCES) | wasm-target
+	cargo build --release --target wasm32-wasip1 --features test-trap --target-dir target/trap
+	cp target/trap/wasm32-wasip1/release/anthropic_openai_bridge.wasm $@
 
 wasm-target:
 	@rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
@@ -85,7 +94,7 @@ test-unit:
 test-harness: build
 	cargo test -p host-harness
 
-test-e2e: build venv claude-code deploy-tools
+test-e2e: build trap-module venv claude-code deploy-tools
 	REQUIRE_CLAUDE_CODE=1 REQUIRE_DEPLOY_TOOLS=1 $(PY) -m pytest tests/e2e -q
 
 ## Fuzzing (cargo-fuzz on nightly; not part of `make test`): every target in

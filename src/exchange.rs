@@ -94,6 +94,9 @@ pub enum BodyMode {
     Buffer,
     /// Converted chunk by chunk.
     Stream,
+    /// The converted stream has ended (its last event is written): what
+    /// the upstream still sends is dropped unread.
+    Drop,
 }
 
 #[derive(Debug)]
@@ -112,6 +115,12 @@ enum Response {
     },
     AnthropicStream(Box<a_stream::StreamConverter>),
     OpenAiStream(Box<o_stream::StreamConverter>),
+    /// A buffered answer grew past `max_response_bytes` after its headers
+    /// went out: its bytes are dropped and the body becomes an error.
+    Oversized {
+        status: u16,
+        stream: bool,
+    },
 }
 
 /// What the response conversion needs to know about the converted request.
@@ -383,12 +392,12 @@ impl Exchange {
                 unreadable: false,
             },
             (true, true, true, _) => match &self.ctx {
-                Some(Context::Anthropic(ctx)) => {
-                    Response::AnthropicStream(Box::new(a_stream::StreamConverter::new(ctx.clone())))
-                }
-                Some(Context::OpenAi(ctx)) => {
-                    Response::OpenAiStream(Box::new(o_stream::StreamConverter::new(ctx.clone())))
-                }
+                Some(Context::Anthropic(ctx)) => Response::AnthropicStream(Box::new(
+                    a_stream::StreamConverter::with_cap(ctx.clone(), self.config.max_held_bytes),
+                )),
+                Some(Context::OpenAi(ctx)) => Response::OpenAiStream(Box::new(
+                    o_stream::StreamConverter::with_cap(ctx.clone(), self.config.max_held_bytes),
+                )),
                 None => Response::Passthrough,
             },
             (true, true, false, true) => Response::CompletionAsStream,
@@ -410,8 +419,18 @@ impl Exchange {
                 status: bridge_status,
                 ..
             } => (JSON, (*bridge_status != status).then_some(*bridge_status)),
-            Response::Completion | Response::Passthrough => (JSON, None),
+            Response::Completion | Response::Passthrough | Response::Oversized { .. } => {
+                (JSON, None)
+            }
         };
+        let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(length) = length.filter(|n| *n > self.config.max_response_bytes) {
+            if let Some(status) = self.buffered_error_status() {
+                let message = self.oversized_message(Some(length));
+                self.report.upstream_error_status = Some(status);
+                return Verdict::Reply(self.local_reply(status, &message));
+            }
+        }
         if let Response::Error { status, .. } = &self.response {
             self.report.upstream_error_status = Some(*status);
         }
@@ -437,9 +456,51 @@ impl Exchange {
         }
     }
 
+    /// The status a buffered answer over `max_response_bytes` gets: an
+    /// error keeps its own, a success becomes 502. `None` when the body is
+    /// not buffered.
+    fn buffered_error_status(&self) -> Option<u16> {
+        match &self.response {
+            Response::Error { status, .. } | Response::Oversized { status, .. } => Some(*status),
+            Response::Completion | Response::CompletionAsStream => Some(502),
+            _ => None,
+        }
+    }
+
+    fn oversized_message(&self, length: Option<u64>) -> String {
+        let limit = self.config.max_response_bytes;
+        match length {
+            Some(n) => format!(
+                "upstream answer of {n} bytes is larger than the bridge converts (max_response_bytes: {limit})"
+            ),
+            None => format!(
+                "upstream answer is larger than the bridge converts (max_response_bytes: {limit})"
+            ),
+        }
+    }
+
+    /// True once a buffered answer passed `max_response_bytes` (`buffered`
+    /// bytes held by the host so far): the host should drop them; the end
+    /// of the body becomes the error.
+    pub fn response_over_limit(&mut self, buffered: usize) -> bool {
+        if matches!(self.response, Response::Oversized { .. }) {
+            return true;
+        }
+        let over = u64::try_from(buffered).map_or(true, |n| n > self.config.max_response_bytes);
+        let Some(status) = self.buffered_error_status().filter(|_| over) else {
+            return false;
+        };
+        let stream = matches!(self.response, Response::CompletionAsStream);
+        self.response = Response::Oversized { status, stream };
+        self.report.upstream_error_status = Some(status);
+        true
+    }
+
     pub fn response_body_mode(&self) -> BodyMode {
         match self.response {
             Response::Passthrough => BodyMode::Passthrough,
+            Response::AnthropicStream(ref c) if c.is_done() => BodyMode::Drop,
+            Response::OpenAiStream(ref c) if c.is_done() => BodyMode::Drop,
             Response::AnthropicStream(_) | Response::OpenAiStream(_) => BodyMode::Stream,
             _ => BodyMode::Buffer,
         }
@@ -493,6 +554,15 @@ impl Exchange {
                 },
                 _,
             ) => (self.error_body(*status, reason, None), None),
+            (Response::Oversized { status, stream }, _) => {
+                let message = self.oversized_message(None);
+                let body = match (stream, self.route) {
+                    (true, Route::OpenAiClient) => o_stream::error_stream("api_error", &message),
+                    (true, _) => a_stream::error_stream("api_error", &message),
+                    (false, _) => self.error_body(*status, &message, None),
+                };
+                (body, None)
+            }
             (Response::Error { status, reason, .. }, _) => {
                 let upstream = read_upstream_error(*status, body);
                 let message = match reason {
