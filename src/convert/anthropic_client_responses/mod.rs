@@ -1,10 +1,11 @@
 //! An Anthropic Messages client on an OpenAI Responses API upstream
 //! (docs/anthropic_client_responses.md), one module per phase;
-//! [`AnthropicOnResponses`] is the pair's contract (`convert/pair.rs`). The response side takes the Chat pair's
-//! `ResponseContext`, and a JSON answer to a streaming request and the error
-//! body and stream are that pair's: the Anthropic side is the same. Unlike
-//! the Chat pair, the context's `model` is the one the client asked for and
-//! the answer always names it (see `request::convert_request_naming_client_model`).
+//! [`AnthropicOnResponses`] is the pair's contract (`convert/pair.rs`). The
+//! response side takes the Chat pair's `ResponseContext`, and a JSON answer
+//! to a streaming request and the error body and stream are that pair's: the
+//! Anthropic side is the same. Unlike the Chat pair, the context's `model` is
+//! the one the client asked for and the answer always names it (see
+//! `request::convert_request_naming_client_model`).
 
 pub mod headers;
 pub mod request;
