@@ -49,4 +49,5 @@ pub mod pair;
 pub mod reasons;
 pub mod signature;
 pub mod tool_arguments;
+pub mod tool_calls;
 pub mod tool_names;
