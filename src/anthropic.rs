@@ -112,6 +112,18 @@ pub struct InputMessage<'a> {
     pub content: TextOr<'a, ContentBlock<'a>>,
 }
 
+/// The content block `type`s the bridge reads or writes. Code matching on a
+/// block's type names these; any other type takes the match's fallback arm.
+pub mod block {
+    pub const TEXT: &str = "text";
+    pub const IMAGE: &str = "image";
+    pub const DOCUMENT: &str = "document";
+    pub const TOOL_USE: &str = "tool_use";
+    pub const TOOL_RESULT: &str = "tool_result";
+    pub const THINKING: &str = "thinking";
+    pub const REDACTED_THINKING: &str = "redacted_thinking";
+}
+
 /// One content block of any type; `kind` says which fields apply.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ContentBlock<'a> {
@@ -157,7 +169,7 @@ impl Described for ContentBlock<'_> {
 impl<'a> ContentBlock<'a> {
     pub fn text(text: impl Into<CowStr<'a>>) -> Self {
         ContentBlock {
-            kind: CowStr::borrowed("text"),
+            kind: CowStr::borrowed(block::TEXT),
             text: Some(text.into()),
             ..Default::default()
         }
@@ -165,7 +177,7 @@ impl<'a> ContentBlock<'a> {
 
     pub fn thinking(thinking: impl Into<CowStr<'a>>, signature: impl Into<CowStr<'a>>) -> Self {
         ContentBlock {
-            kind: CowStr::borrowed("thinking"),
+            kind: CowStr::borrowed(block::THINKING),
             thinking: Some(thinking.into()),
             signature: Some(signature.into()),
             ..Default::default()
@@ -178,7 +190,7 @@ impl<'a> ContentBlock<'a> {
         input: RawJson<'a>,
     ) -> Self {
         ContentBlock {
-            kind: CowStr::borrowed("tool_use"),
+            kind: CowStr::borrowed(block::TOOL_USE),
             id: Some(id.into()),
             name: Some(name.into()),
             input: Some(input),

@@ -6,57 +6,22 @@
 //! The host's rules (docs/README.md#what-the-proxy-wasm-host-allows) shape the API: header decisions are
 //! made from headers alone, request bodies are converted once whole,
 //! buffered responses once whole, streams chunk by chunk.
+//!
+//! Nothing here knows a protocol: `pairs.rs` picks the pair for a request
+//! (or none: passthrough), and [`Converting<P>`] drives that pair through
+//! its contract (`convert/pair.rs`). What to do with the upstream's answer
+//! is decided by [`classify`], a pure function of its headers.
 
-use crate::config::{Config, CountTokens, Protocol};
-use crate::convert::anthropic_client::{
-    count_tokens, headers as a_headers, request as a_request, response as a_response,
-    stream as a_stream,
-};
-use crate::convert::error::{
-    anthropic_error_body, anthropic_error_type, excerpt, openai_error_body, openai_error_type,
-    read_upstream_error, ClientError, MAX_EXCERPT_BYTES,
-};
-use crate::convert::headers::{header, path_only, repeated_credential, HeaderEdit};
-use crate::convert::openai_client::{
-    headers as o_headers, request as o_request, response as o_response, stream as o_stream,
-};
+use crate::config::Config;
+use crate::convert::error::{excerpt, read_upstream_error, ClientError, MAX_EXCERPT_BYTES};
+use crate::convert::headers::{header, repeated_credential, HeaderEdit};
+use crate::convert::pair::Pair;
+use crate::pairs::{each_pair, Conversion};
 use crate::report::{safe_value, Direction, Report, StreamFailure, StreamOutcome, Tokens};
-use crate::sse::{SseConverter, SseHandler};
+use crate::sse::SseConverter;
 use std::rc::Rc;
 
-/// Which conversion, if any, an exchange gets; decided from the request line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    /// Anything that is not a client request in the other protocol.
-    Passthrough,
-    /// An Anthropic Messages client on an OpenAI upstream.
-    AnthropicClient,
-    /// An OpenAI Chat Completions client on an Anthropic upstream.
-    OpenAiClient,
-    /// An Anthropic client's `/v1/messages/count_tokens` on an OpenAI
-    /// upstream (which has no such endpoint).
-    CountTokens,
-}
-
-const COUNT_TOKENS_SUFFIX: &str = "/count_tokens";
-
-/// The route for a request: a POST whose path ends in the client protocol's
-/// suffix, when the upstream speaks the other one.
-pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
-    let path = path_only(path);
-    if !method.eq_ignore_ascii_case("POST") {
-        return Route::Passthrough;
-    }
-    let count_tokens = path.strip_suffix(COUNT_TOKENS_SUFFIX);
-    match upstream {
-        Protocol::Openai if count_tokens.is_some_and(|p| p.ends_with(a_headers::CLIENT_SUFFIX)) => {
-            Route::CountTokens
-        }
-        Protocol::Openai if path.ends_with(a_headers::CLIENT_SUFFIX) => Route::AnthropicClient,
-        Protocol::Anthropic if path.ends_with(o_headers::CLIENT_SUFFIX) => Route::OpenAiClient,
-        _ => Route::Passthrough,
-    }
-}
+pub use crate::pairs::{route_for, Route};
 
 /// `msg_` + the request id's letters, digits, `-` and `_` (at most 64).
 fn message_id_from(request_id: &str) -> Option<String> {
@@ -99,47 +64,42 @@ pub enum BodyMode {
     Drop,
 }
 
-#[derive(Debug)]
-enum Response {
-    Passthrough,
-    /// A 2xx completion for a non-streaming request.
+/// What the response headers of a converted request say about its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer<'a> {
+    pub status: u16,
+    /// The status a client of this pair gets for `status` as an error.
+    pub client_status: u16,
+    /// `content-type`, lower-case (empty when absent).
+    pub content_type: &'a str,
+    /// A `content-encoding` other than `identity`.
+    pub encoding: Option<&'a str>,
+    /// The headers ended the response: no body follows.
+    pub empty: bool,
+    pub stream_requested: bool,
+    /// The request body was converted (false when the upstream answered early).
+    pub request_converted: bool,
+}
+
+/// What to do with an upstream's answer, decided from its headers alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// No body will come: reply now with an error of this status.
+    Reply { status: u16, message: String },
+    /// A 2xx completion for a non-streaming request: buffered, converted whole.
     Completion,
     /// A 2xx JSON completion for a streaming request: sent as a stream.
     CompletionAsStream,
-    /// An error status (possibly one the bridge chose) and why.
+    /// A 2xx event stream for a streaming request: converted chunk by chunk.
+    Stream,
+    /// An error in the client's shape with this status, the upstream's
+    /// message prefixed by `reason` when there is one.
     Error {
         status: u16,
         reason: Option<String>,
         /// The body cannot be read (compressed): the reason is the message.
         unreadable: bool,
     },
-    AnthropicStream(Box<a_stream::StreamConverter>),
-    OpenAiStream(Box<o_stream::StreamConverter>),
-    /// A buffered answer grew past `max_response_bytes` after its headers
-    /// went out: its bytes are dropped and the body becomes an error.
-    Oversized {
-        status: u16,
-        stream: bool,
-    },
-}
-
-/// What the response conversion needs to know about the converted request.
-#[derive(Debug)]
-enum Context {
-    Anthropic(a_response::ResponseContext),
-    OpenAi(o_response::ResponseContext),
-}
-
-#[derive(Debug)]
-pub struct Exchange {
-    config: Rc<Config>,
-    route: Route,
-    fallback_id: String,
-    stream_requested: bool,
-    ctx: Option<Context>,
-    replied_locally: bool,
-    response: Response,
-    report: Report,
 }
 
 /// What both real APIs send with JSON bodies (answers and errors alike).
@@ -150,6 +110,340 @@ pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
 /// The media type an upstream stream is recognised by.
 const EVENT_STREAM_TYPE: &str = "text/event-stream";
 
+/// Classifies an upstream's answer. The rows, in order: no body; a body
+/// the bridge cannot decode (it removes `accept-encoding` and has no
+/// decompressor); an error status; a success before the request was
+/// converted (it cannot be converted without knowing the request); then
+/// by what was requested and what came: a stream, JSON, or anything else.
+pub fn classify(answer: &Answer<'_>) -> Plan {
+    let status = answer.status;
+    let success = (200..300).contains(&status);
+    if answer.empty {
+        return match success {
+            true => Plan::Reply {
+                status: 502,
+                message: "upstream returned an empty response".to_string(),
+            },
+            false => Plan::Reply {
+                status: answer.client_status,
+                message: format!("upstream returned HTTP {status} with an empty body"),
+            },
+        };
+    }
+    if let Some(encoding) = answer.encoding {
+        return Plan::Error {
+            status: if success { 502 } else { answer.client_status },
+            reason: Some(format!(
+                "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
+                excerpt(encoding, MAX_EXCERPT_BYTES / 2)
+            )),
+            unreadable: true,
+        };
+    }
+    if !success {
+        return Plan::Error {
+            status: answer.client_status,
+            reason: None,
+            unreadable: false,
+        };
+    }
+    if !answer.request_converted {
+        return Plan::Error {
+            status: 502,
+            reason: Some("upstream answered before the request was sent".to_string()),
+            unreadable: false,
+        };
+    }
+    let is_sse = answer.content_type.starts_with(EVENT_STREAM_TYPE);
+    let is_json = answer.content_type.is_empty() || answer.content_type.contains("json");
+    match (answer.stream_requested, is_sse, is_json) {
+        (true, true, _) => Plan::Stream,
+        (true, false, true) => Plan::CompletionAsStream,
+        (false, false, true) => Plan::Completion,
+        _ => Plan::Error {
+            status: 502,
+            reason: Some(format!(
+                "upstream answered with unexpected content-type `{}`",
+                excerpt(answer.content_type, MAX_EXCERPT_BYTES / 2)
+            )),
+            unreadable: false,
+        },
+    }
+}
+
+/// How the response body of a converted request is handled.
+#[derive(Debug)]
+enum Response<H> {
+    /// Not decided yet, or the bridge replied itself.
+    Passthrough,
+    Completion,
+    CompletionAsStream,
+    Error {
+        status: u16,
+        reason: Option<String>,
+        unreadable: bool,
+    },
+    Stream(Box<SseConverter<H>>),
+    /// A buffered answer grew past `max_response_bytes` after its headers
+    /// went out: its bytes are dropped and the body becomes an error.
+    Oversized {
+        status: u16,
+        stream: bool,
+    },
+}
+
+/// The error message for an answer over `max_response_bytes`.
+fn oversized_message(limit: u64, length: Option<u64>) -> String {
+    match length {
+        Some(n) => format!(
+            "upstream answer of {n} bytes is larger than the bridge converts (max_response_bytes: {limit})"
+        ),
+        None => format!(
+            "upstream answer is larger than the bridge converts (max_response_bytes: {limit})"
+        ),
+    }
+}
+
+/// What becomes of a request body.
+enum RequestBody {
+    /// The converted body goes upstream; it asks for this model.
+    Upstream { body: Vec<u8>, model: String },
+    /// The pair answers the client with this 200 JSON body itself.
+    Answer(Vec<u8>),
+}
+
+/// One exchange converted by the pair `P`: everything that depends on the
+/// pair, driven through its contract only.
+#[derive(Debug)]
+pub struct Converting<P: Pair> {
+    /// Set once the request body is converted.
+    context: Option<P::Context>,
+    stream_requested: bool,
+    response: Response<P::Stream>,
+}
+
+impl<P: Pair> Default for Converting<P> {
+    fn default() -> Self {
+        Converting {
+            context: None,
+            stream_requested: false,
+            response: Response::Passthrough,
+        }
+    }
+}
+
+impl<P: Pair> Converting<P> {
+    fn direction(&self) -> Direction {
+        P::DIRECTION
+    }
+
+    fn converted(&self) -> bool {
+        self.context.is_some()
+    }
+
+    fn request_edits(
+        &self,
+        headers: &[(String, String)],
+        path: &str,
+        config: &Config,
+    ) -> Vec<HeaderEdit> {
+        P::request_edits(headers, path, config)
+    }
+
+    fn error_body(&self, status: u16, message: &str) -> Vec<u8> {
+        P::error_body(status, message, None)
+    }
+
+    /// The converted body and the model sent upstream, or the pair's own
+    /// answer.
+    fn on_request_body(
+        &mut self,
+        body: &[u8],
+        config: &Config,
+        fallback_id: &str,
+    ) -> Result<RequestBody, ClientError> {
+        if let Some(answer) = P::local_answer(body, config) {
+            return answer.map(RequestBody::Answer);
+        }
+        let converted = P::convert_request(body, config, fallback_id)?;
+        self.stream_requested = converted.stream;
+        self.context = Some(converted.context);
+        Ok(RequestBody::Upstream {
+            body: converted.body,
+            model: converted.model,
+        })
+    }
+
+    /// Classifies the answer, remembers how its body is handled, and
+    /// returns the plan with the header edits.
+    fn on_response_headers(
+        &mut self,
+        headers: &[(String, String)],
+        status: u16,
+        end_of_stream: bool,
+        now_seconds: u64,
+        config: &Config,
+    ) -> (Plan, Vec<HeaderEdit>) {
+        if let Some(context) = self.context.as_mut() {
+            P::response_started(context, now_seconds);
+        }
+        let content_type = header(headers, "content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let encoding = header(headers, "content-encoding")
+            .map(str::trim)
+            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
+        let plan = classify(&Answer {
+            status,
+            client_status: P::client_status(status),
+            content_type: &content_type,
+            encoding,
+            empty: end_of_stream,
+            stream_requested: self.stream_requested,
+            request_converted: self.context.is_some(),
+        });
+        self.response = match (&plan, self.context.as_ref()) {
+            (Plan::Reply { .. }, _) => return (plan, Vec::new()),
+            (Plan::Stream, Some(context)) => Response::Stream(Box::new(P::stream_converter(
+                context,
+                config.max_held_bytes,
+            ))),
+            (Plan::Stream, None) => Response::Passthrough,
+            (Plan::CompletionAsStream, _) => Response::CompletionAsStream,
+            (Plan::Completion, _) => Response::Completion,
+            (
+                Plan::Error {
+                    status,
+                    reason,
+                    unreadable,
+                },
+                _,
+            ) => Response::Error {
+                status: *status,
+                reason: reason.clone(),
+                unreadable: *unreadable,
+            },
+        };
+        let (content_type, new_status) = match &plan {
+            Plan::Stream | Plan::CompletionAsStream => (EVENT_STREAM, None),
+            Plan::Error { status: ours, .. } => (JSON, (*ours != status).then_some(*ours)),
+            Plan::Completion | Plan::Reply { .. } => (JSON, None),
+        };
+        let mut edits = P::response_edits(headers, content_type, now_seconds);
+        if encoding.is_some() {
+            edits.push(HeaderEdit::remove("content-encoding"));
+        }
+        if let Some(new_status) = new_status {
+            edits.push(HeaderEdit::set(":status", new_status.to_string()));
+        }
+        (plan, edits)
+    }
+
+    fn body_mode(&self) -> BodyMode {
+        match &self.response {
+            Response::Passthrough => BodyMode::Passthrough,
+            Response::Stream(converter) if converter.is_done() => BodyMode::Drop,
+            Response::Stream(_) => BodyMode::Stream,
+            _ => BodyMode::Buffer,
+        }
+    }
+
+    /// The status a buffered answer over `max_response_bytes` gets: an
+    /// error keeps its own, a success becomes 502. `None` when the body is
+    /// not buffered.
+    fn buffered_error_status(&self) -> Option<u16> {
+        match &self.response {
+            Response::Error { status, .. } | Response::Oversized { status, .. } => Some(*status),
+            Response::Completion | Response::CompletionAsStream => Some(502),
+            _ => None,
+        }
+    }
+
+    fn is_oversized(&self) -> bool {
+        matches!(self.response, Response::Oversized { .. })
+    }
+
+    /// Marks a buffered answer as over the limit; its error status, or
+    /// `None` when the body is not buffered.
+    fn make_oversized(&mut self) -> Option<u16> {
+        let status = self.buffered_error_status()?;
+        let stream = matches!(self.response, Response::CompletionAsStream);
+        self.response = Response::Oversized { status, stream };
+        Some(status)
+    }
+
+    /// A buffered response, whole: its converted body and usage.
+    fn on_buffered_response(&self, body: &[u8], config: &Config) -> (Vec<u8>, Option<Tokens>) {
+        match (&self.response, self.context.as_ref()) {
+            (Response::Completion, Some(context)) => P::convert_response(body, context),
+            (Response::CompletionAsStream, Some(context)) => {
+                match P::response_as_stream(body, context) {
+                    Ok((stream, tokens)) => (stream, Some(tokens)),
+                    Err(message) => (P::error_stream(&message), None),
+                }
+            }
+            (
+                Response::Error {
+                    reason: Some(reason),
+                    unreadable: true,
+                    status,
+                },
+                _,
+            ) => (P::error_body(*status, reason, None), None),
+            (Response::Oversized { status, stream }, _) => {
+                let message = oversized_message(config.max_response_bytes, None);
+                let body = match stream {
+                    true => P::error_stream(&message),
+                    false => P::error_body(*status, &message, None),
+                };
+                (body, None)
+            }
+            (Response::Error { status, reason, .. }, _) => {
+                let upstream = read_upstream_error(*status, body);
+                let message = match reason {
+                    Some(reason) => format!("{reason}: {}", upstream.message),
+                    None => upstream.message,
+                };
+                (
+                    P::error_body(*status, &message, upstream.kind.as_deref()),
+                    None,
+                )
+            }
+            _ => (body.to_vec(), None),
+        }
+    }
+
+    /// The next piece of a streamed response: appends its converted bytes
+    /// and returns what the converter has to report so far.
+    fn on_stream_chunk(
+        &mut self,
+        chunk: &[u8],
+        end_of_stream: bool,
+        out: &mut Vec<u8>,
+    ) -> (Option<Tokens>, Option<StreamFailure>) {
+        let Response::Stream(converter) = &mut self.response else {
+            out.extend_from_slice(chunk);
+            return (None, None);
+        };
+        converter.push(chunk, out);
+        if end_of_stream {
+            converter.finish(out);
+        }
+        (converter.handler().tokens(), converter.handler().failure())
+    }
+}
+
+#[derive(Debug)]
+pub struct Exchange {
+    config: Rc<Config>,
+    route: Route,
+    fallback_id: String,
+    /// `None` for a passthrough.
+    conversion: Option<Conversion>,
+    replied_locally: bool,
+    report: Report,
+}
+
 impl Exchange {
     /// `fallback_id` names the message when the upstream gives no id and the
     /// request has no `x-request-id` (Envoy adds one to every request).
@@ -158,10 +452,8 @@ impl Exchange {
             config,
             route: Route::Passthrough,
             fallback_id,
-            stream_requested: false,
-            ctx: None,
+            conversion: None,
             replied_locally: false,
-            response: Response::Passthrough,
             report: Report::default(),
         }
     }
@@ -185,16 +477,14 @@ impl Exchange {
         let method = header(headers, ":method").unwrap_or("");
         let path = header(headers, ":path").unwrap_or("");
         self.route = match route_for(self.config.upstream_protocol, method, path) {
-            Route::CountTokens if self.config.count_tokens == CountTokens::Passthrough => {
-                Route::Passthrough
-            }
-            route => route,
+            route if route.enabled(&self.config) => route,
+            _ => Route::Passthrough,
         };
-        self.report.direction = match self.route {
-            Route::Passthrough => return Verdict::Continue(Vec::new()),
-            Route::AnthropicClient | Route::CountTokens => Some(Direction::AnthropicClient),
-            Route::OpenAiClient => Some(Direction::OpenAiClient),
+        self.conversion = self.route.start();
+        let Some(conversion) = self.conversion.as_ref() else {
+            return Verdict::Continue(Vec::new());
         };
+        self.report.direction = Some(each_pair!(conversion, c => c.direction()));
         if let Some(id) = header(headers, "x-request-id").and_then(message_id_from) {
             self.fallback_id = id;
         }
@@ -212,32 +502,20 @@ impl Exchange {
         if end_of_stream || length == Some(0) {
             return Verdict::Reply(self.reply(ClientError::missing_body()));
         }
-        Verdict::Continue(match self.route {
-            Route::OpenAiClient => o_headers::request_edits(headers, path, &self.config),
-            Route::CountTokens => self.count_tokens_edits(headers, path),
-            _ => a_headers::request_edits(headers, path, &self.config),
+        let config = &self.config;
+        Verdict::Continue(match self.conversion.as_ref() {
+            Some(conversion) => each_pair!(conversion, c => c.request_edits(headers, path, config)),
+            None => Vec::new(),
         })
     }
 
-    /// A count_tokens request goes upstream as a messages request would; one
-    /// answered by the estimate has its body answered here, and Envoy may
-    /// already have sent the headers on, so they go without credentials.
-    fn count_tokens_edits(&self, headers: &[(String, String)], path: &str) -> Vec<HeaderEdit> {
-        let messages_path = path_only(path)
-            .strip_suffix(COUNT_TOKENS_SUFFIX)
-            .unwrap_or(path);
-        let mut edits = a_headers::request_edits(headers, messages_path, &self.config);
-        if self.config.count_tokens == CountTokens::Estimate {
-            edits.retain(|e| !matches!(e, HeaderEdit::Set(name, _) if name == "authorization"));
-            edits.push(HeaderEdit::remove("authorization"));
-        }
-        edits
-    }
-
-    /// True when the request body must be buffered and converted.
     /// True while the request body must still be buffered and converted.
     pub fn converts_request(&self) -> bool {
-        self.route != Route::Passthrough && !self.replied_locally && self.ctx.is_none()
+        !self.replied_locally
+            && self
+                .conversion
+                .as_ref()
+                .is_some_and(|conversion| !each_pair!(conversion, c => c.converted()))
     }
 
     /// A 413 once more than `max_request_bytes` have been buffered.
@@ -251,55 +529,28 @@ impl Exchange {
         if let Some(reply) = self.check_request_size(body.len()) {
             return Err(reply);
         }
-        if body.is_empty() {
+        if body.is_empty() && self.conversion.is_some() {
             return Err(self.reply(ClientError::missing_body()));
         }
-        let converted = match self.route {
-            Route::CountTokens => match a_request::convert_count_tokens(body, &self.config) {
-                Ok((_, estimate)) if self.config.count_tokens == CountTokens::Estimate => {
-                    self.replied_locally = true;
-                    return Err(LocalReply {
-                        status: 200,
-                        content_type: JSON,
-                        body: count_tokens::input_tokens_body(estimate),
-                    });
-                }
-                other => other.map(|(c, _)| {
-                    let ctx = a_response::ResponseContext {
-                        tool_names: c.tool_names,
-                        model: c.model,
-                        fallback_id: self.fallback_id.clone(),
-                    };
-                    (c.body, false, Context::Anthropic(ctx))
-                }),
-            },
-            Route::OpenAiClient => o_request::convert_request(body, &self.config).map(|c| {
-                let ctx = o_response::ResponseContext {
-                    model: c.model,
-                    created: 0,
-                    fallback_id: self.fallback_id.clone(),
-                    include_usage: c.include_usage,
-                };
-                (c.body, c.stream, Context::OpenAi(ctx))
-            }),
-            _ => a_request::convert_request(body, &self.config).map(|c| {
-                let ctx = a_response::ResponseContext {
-                    tool_names: c.tool_names,
-                    model: c.model,
-                    fallback_id: self.fallback_id.clone(),
-                };
-                (c.body, c.stream, Context::Anthropic(ctx))
-            }),
+        let (config, fallback_id) = (&self.config, self.fallback_id.as_str());
+        let converted = match self.conversion.as_mut() {
+            Some(conversion) => {
+                each_pair!(conversion, c => c.on_request_body(body, config, fallback_id))
+            }
+            None => return Ok(body.to_vec()),
         };
         match converted {
-            Ok((body, stream, ctx)) => {
-                self.stream_requested = stream;
-                self.report.model = Some(safe_value(match &ctx {
-                    Context::Anthropic(ctx) => &ctx.model,
-                    Context::OpenAi(ctx) => &ctx.model,
-                }));
-                self.ctx = Some(ctx);
+            Ok(RequestBody::Upstream { body, model }) => {
+                self.report.model = Some(safe_value(&model));
                 Ok(body)
+            }
+            Ok(RequestBody::Answer(body)) => {
+                self.replied_locally = true;
+                Err(LocalReply {
+                    status: 200,
+                    content_type: JSON,
+                    body,
+                })
             }
             Err(error) => Err(self.reply(error)),
         }
@@ -314,18 +565,14 @@ impl Exchange {
 
     fn local_reply(&mut self, status: u16, message: &str) -> LocalReply {
         self.replied_locally = true;
+        let body = match self.conversion.as_ref() {
+            Some(conversion) => each_pair!(conversion, c => c.error_body(status, message)),
+            None => message.as_bytes().to_vec(),
+        };
         LocalReply {
             status,
             content_type: JSON,
-            body: self.error_body(status, message, None),
-        }
-    }
-
-    /// An error body in the client's protocol.
-    fn error_body(&self, status: u16, message: &str, code: Option<&str>) -> Vec<u8> {
-        match self.route {
-            Route::OpenAiClient => openai_error_body(openai_error_type(status), message, code),
-            _ => anthropic_error_body(anthropic_error_type(status), message),
+            body,
         }
     }
 
@@ -336,245 +583,81 @@ impl Exchange {
         end_of_stream: bool,
         now_seconds: u64,
     ) -> Verdict {
-        if self.replied_locally || self.route == Route::Passthrough {
+        if self.replied_locally {
             return Verdict::Continue(Vec::new());
         }
-        if let Some(Context::OpenAi(ctx)) = self.ctx.as_mut() {
-            ctx.created = now_seconds;
-        }
+        let Some(conversion) = self.conversion.as_mut() else {
+            return Verdict::Continue(Vec::new());
+        };
         let status = header(headers, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
-        let content_type = header(headers, "content-type")
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let is_sse = content_type.starts_with(EVENT_STREAM_TYPE);
-        let is_json = content_type.is_empty() || content_type.contains("json");
-        let success = (200..300).contains(&status);
-        self.report.upstream_accepted = success;
-        if end_of_stream {
-            // No body callback will come: answer with the error now.
-            let (status, message) = match success {
-                true => (502, "upstream returned an empty response".to_string()),
-                false => (
-                    self.client_status(status),
-                    format!("upstream returned HTTP {status} with an empty body"),
-                ),
-            };
-            self.report.upstream_error_status = Some(status);
-            return Verdict::Reply(self.local_reply(status, &message));
-        }
-        // The bridge removes accept-encoding and has no decompressor; an
-        // upstream that compresses anyway cannot be converted.
-        let encoding = header(headers, "content-encoding")
-            .map(str::trim)
-            .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"));
-        self.response = match (success, self.stream_requested, is_sse, is_json) {
-            _ if encoding.is_some() => Response::Error {
-                status: if success { 502 } else { self.client_status(status) },
-                reason: Some(format!(
-                    "upstream returned HTTP {status} with a `{}`-encoded body, which the bridge cannot decode",
-                    excerpt(encoding.unwrap_or_default(), MAX_EXCERPT_BYTES / 2)
-                )),
-                unreadable: true,
-            },
-            (false, ..) => Response::Error {
-                status: self.client_status(status),
-                reason: None,
-                unreadable: false,
-            },
-            // An answer before the request body was converted (an upstream
-            // that rejects early) can only be an error; a success cannot be
-            // converted without knowing the request.
-            _ if self.ctx.is_none() => Response::Error {
-                status: 502,
-                reason: Some("upstream answered before the request was sent".to_string()),
-                unreadable: false,
-            },
-            (true, true, true, _) => match &self.ctx {
-                Some(Context::Anthropic(ctx)) => Response::AnthropicStream(Box::new(
-                    a_stream::StreamConverter::with_cap(ctx.clone(), self.config.max_held_bytes),
-                )),
-                Some(Context::OpenAi(ctx)) => Response::OpenAiStream(Box::new(
-                    o_stream::StreamConverter::with_cap(ctx.clone(), self.config.max_held_bytes),
-                )),
-                None => Response::Passthrough,
-            },
-            (true, true, false, true) => Response::CompletionAsStream,
-            (true, false, false, true) => Response::Completion,
-            (true, ..) => Response::Error {
-                status: 502,
-                reason: Some(format!(
-                    "upstream answered with unexpected content-type `{}`",
-                    excerpt(&content_type, MAX_EXCERPT_BYTES / 2)
-                )),
-                unreadable: false,
-            },
-        };
-        let (content_type, new_status) = match &self.response {
-            Response::AnthropicStream(_)
-            | Response::OpenAiStream(_)
-            | Response::CompletionAsStream => (EVENT_STREAM, None),
-            Response::Error {
-                status: bridge_status,
-                ..
-            } => (JSON, (*bridge_status != status).then_some(*bridge_status)),
-            Response::Completion | Response::Passthrough | Response::Oversized { .. } => {
-                (JSON, None)
+        self.report.upstream_accepted = (200..300).contains(&status);
+        let config = &self.config;
+        let (plan, edits) = each_pair!(conversion, c => c.on_response_headers(headers, status, end_of_stream, now_seconds, config));
+        if !matches!(plan, Plan::Reply { .. }) {
+            if let Some(reply) = self.oversized_reply(headers) {
+                return Verdict::Reply(reply);
             }
-        };
-        let length = header(headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-        if let Some(length) = length.filter(|n| *n > self.config.max_response_bytes) {
-            if let Some(status) = self.buffered_error_status() {
-                let message = self.oversized_message(Some(length));
+        }
+        match plan {
+            Plan::Reply { status, message } => {
                 self.report.upstream_error_status = Some(status);
-                return Verdict::Reply(self.local_reply(status, &message));
+                Verdict::Reply(self.local_reply(status, &message))
             }
-        }
-        if let Response::Error { status, .. } = &self.response {
-            self.report.upstream_error_status = Some(*status);
-        }
-        let mut edits = match self.route {
-            Route::OpenAiClient => o_headers::response_edits(headers, content_type, now_seconds),
-            _ => a_headers::response_edits(headers, content_type, now_seconds),
-        };
-        if encoding.is_some() {
-            edits.push(HeaderEdit::remove("content-encoding"));
-        }
-        if let Some(new_status) = new_status {
-            edits.push(HeaderEdit::set(":status", new_status.to_string()));
-        }
-        Verdict::Continue(edits)
-    }
-
-    /// The status the client sees for an upstream error status: OpenAI
-    /// clients know no 529, Anthropic's "overloaded", so they get 503.
-    fn client_status(&self, status: u16) -> u16 {
-        match (self.route, status) {
-            (Route::OpenAiClient, 529) => 503,
-            _ => status,
+            Plan::Error { status, .. } => {
+                self.report.upstream_error_status = Some(status);
+                Verdict::Continue(edits)
+            }
+            Plan::Completion | Plan::CompletionAsStream | Plan::Stream => Verdict::Continue(edits),
         }
     }
 
-    /// The status a buffered answer over `max_response_bytes` gets: an
-    /// error keeps its own, a success becomes 502. `None` when the body is
-    /// not buffered.
-    fn buffered_error_status(&self) -> Option<u16> {
-        match &self.response {
-            Response::Error { status, .. } | Response::Oversized { status, .. } => Some(*status),
-            Response::Completion | Response::CompletionAsStream => Some(502),
-            _ => None,
-        }
-    }
-
-    fn oversized_message(&self, length: Option<u64>) -> String {
+    /// An answer whose `content-length` is over `max_response_bytes` and
+    /// would be buffered is answered with an error at once.
+    fn oversized_reply(&mut self, headers: &[(String, String)]) -> Option<LocalReply> {
         let limit = self.config.max_response_bytes;
-        match length {
-            Some(n) => format!(
-                "upstream answer of {n} bytes is larger than the bridge converts (max_response_bytes: {limit})"
-            ),
-            None => format!(
-                "upstream answer is larger than the bridge converts (max_response_bytes: {limit})"
-            ),
-        }
+        let length = header(headers, "content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > limit)?;
+        let conversion = self.conversion.as_ref()?;
+        let status = each_pair!(conversion, c => c.buffered_error_status())?;
+        self.report.upstream_error_status = Some(status);
+        Some(self.local_reply(status, &oversized_message(limit, Some(length))))
     }
 
     /// True once a buffered answer passed `max_response_bytes` (`buffered`
     /// bytes held by the host so far): the host should drop them; the end
     /// of the body becomes the error.
     pub fn response_over_limit(&mut self, buffered: usize) -> bool {
-        if matches!(self.response, Response::Oversized { .. }) {
-            return true;
-        }
         let over = u64::try_from(buffered).map_or(true, |n| n > self.config.max_response_bytes);
-        let Some(status) = self.buffered_error_status().filter(|_| over) else {
+        let Some(conversion) = self.conversion.as_mut() else {
             return false;
         };
-        let stream = matches!(self.response, Response::CompletionAsStream);
-        self.response = Response::Oversized { status, stream };
+        let oversized = each_pair!(conversion, c => c.is_oversized());
+        if oversized || !over {
+            return oversized;
+        }
+        let Some(status) = each_pair!(conversion, c => c.make_oversized()) else {
+            return false;
+        };
         self.report.upstream_error_status = Some(status);
         true
     }
 
     pub fn response_body_mode(&self) -> BodyMode {
-        match self.response {
-            Response::Passthrough => BodyMode::Passthrough,
-            Response::AnthropicStream(ref c) if c.is_done() => BodyMode::Drop,
-            Response::OpenAiStream(ref c) if c.is_done() => BodyMode::Drop,
-            Response::AnthropicStream(_) | Response::OpenAiStream(_) => BodyMode::Stream,
-            _ => BodyMode::Buffer,
+        match self.conversion.as_ref() {
+            Some(conversion) => each_pair!(conversion, c => c.body_mode()),
+            None => BodyMode::Passthrough,
         }
     }
 
     /// A buffered response, whole: its converted body.
     pub fn on_buffered_response(&mut self, body: &[u8]) -> Vec<u8> {
-        let (converted, tokens) = match (&self.response, self.ctx.as_ref()) {
-            (Response::Completion, _) if self.route == Route::CountTokens => {
-                match count_tokens::prompt_tokens(body) {
-                    Some(n) => (count_tokens::input_tokens_body(n), None),
-                    None => (
-                        self.error_body(
-                            502,
-                            "upstream completion has no usage.prompt_tokens",
-                            None,
-                        ),
-                        None,
-                    ),
-                }
-            }
-            (Response::Completion, Some(Context::Anthropic(ctx))) => {
-                a_response::convert_response(body, ctx)
-            }
-            (Response::Completion, Some(Context::OpenAi(ctx))) => {
-                o_response::convert_response(body, ctx)
-            }
-            (Response::CompletionAsStream, Some(Context::Anthropic(ctx))) => {
-                match a_response::message_from_body(body, ctx) {
-                    Ok(message) => (
-                        a_stream::message_as_stream(&message),
-                        Some(Tokens::from(&message.usage)),
-                    ),
-                    Err(message) => (a_stream::error_stream("api_error", &message), None),
-                }
-            }
-            (Response::CompletionAsStream, Some(Context::OpenAi(ctx))) => {
-                match o_response::message_from_body(body) {
-                    Ok(message) => {
-                        let tokens = Tokens::from(&message.usage);
-                        (o_stream::message_as_stream(message, ctx), Some(tokens))
-                    }
-                    Err(message) => (o_stream::error_stream("api_error", &message), None),
-                }
-            }
-            (
-                Response::Error {
-                    reason: Some(reason),
-                    unreadable: true,
-                    status,
-                },
-                _,
-            ) => (self.error_body(*status, reason, None), None),
-            (Response::Oversized { status, stream }, _) => {
-                let message = self.oversized_message(None);
-                let body = match (stream, self.route) {
-                    (true, Route::OpenAiClient) => o_stream::error_stream("api_error", &message),
-                    (true, _) => a_stream::error_stream("api_error", &message),
-                    (false, _) => self.error_body(*status, &message, None),
-                };
-                (body, None)
-            }
-            (Response::Error { status, reason, .. }, _) => {
-                let upstream = read_upstream_error(*status, body);
-                let message = match reason {
-                    Some(reason) => format!("{reason}: {}", upstream.message),
-                    None => upstream.message,
-                };
-                (
-                    self.error_body(*status, &message, upstream.kind.as_deref()),
-                    None,
-                )
-            }
-            _ => (body.to_vec(), None),
+        let config = &self.config;
+        let (converted, tokens) = match self.conversion.as_ref() {
+            Some(conversion) => each_pair!(conversion, c => c.on_buffered_response(body, config)),
+            None => (body.to_vec(), None),
         };
         self.report.tokens = tokens;
         converted
@@ -583,14 +666,11 @@ impl Exchange {
     /// The next piece of a streamed response: its converted bytes.
     pub fn on_stream_chunk(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(chunk.len() * 2 + 64);
-        let (tokens, failure) = match &mut self.response {
-            Response::AnthropicStream(converter) => {
-                convert_chunk(converter, chunk, end_of_stream, &mut out)
+        let (tokens, failure) = match self.conversion.as_mut() {
+            Some(conversion) => {
+                each_pair!(conversion, c => c.on_stream_chunk(chunk, end_of_stream, &mut out))
             }
-            Response::OpenAiStream(converter) => {
-                convert_chunk(converter, chunk, end_of_stream, &mut out)
-            }
-            _ => {
+            None => {
                 out.extend_from_slice(chunk);
                 (None, None)
             }
@@ -601,17 +681,126 @@ impl Exchange {
     }
 }
 
-/// Feeds a stream converter the next chunk (and the end, if it came) and
-/// returns what it has to report so far.
-fn convert_chunk<H: SseHandler + StreamOutcome>(
-    converter: &mut SseConverter<H>,
-    chunk: &[u8],
-    end_of_stream: bool,
-    out: &mut Vec<u8>,
-) -> (Option<Tokens>, Option<StreamFailure>) {
-    converter.push(chunk, out);
-    if end_of_stream {
-        converter.finish(out);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 2xx JSON answer to a converted, non-streaming request; each row
+    /// changes what it needs.
+    const OK: Answer<'static> = Answer {
+        status: 200,
+        client_status: 200,
+        content_type: "application/json",
+        encoding: None,
+        empty: false,
+        stream_requested: false,
+        request_converted: true,
+    };
+
+    fn error(status: u16, reason: Option<&str>, unreadable: bool) -> Plan {
+        Plan::Error {
+            status,
+            reason: reason.map(str::to_string),
+            unreadable,
+        }
     }
-    (converter.handler().tokens(), converter.handler().failure())
+
+    fn reply(status: u16, message: &str) -> Plan {
+        Plan::Reply {
+            status,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_kind_of_answer_has_its_plan() {
+        let gzip =
+            "upstream returned HTTP 200 with a `gzip`-encoded body, which the bridge cannot decode";
+        let rows: Vec<(&str, Answer<'static>, Plan)> = vec![
+            ("2xx JSON, non-streaming", OK, Plan::Completion),
+            (
+                "2xx without a content-type",
+                Answer { content_type: "", ..OK },
+                Plan::Completion,
+            ),
+            (
+                "2xx +json media type",
+                Answer { content_type: "application/vnd.x+json; charset=utf-8", ..OK },
+                Plan::Completion,
+            ),
+            (
+                "2xx stream, streaming",
+                Answer { content_type: "text/event-stream; charset=utf-8", stream_requested: true, ..OK },
+                Plan::Stream,
+            ),
+            (
+                "2xx JSON, streaming",
+                Answer { stream_requested: true, ..OK },
+                Plan::CompletionAsStream,
+            ),
+            (
+                "2xx stream, non-streaming",
+                Answer { content_type: "text/event-stream", ..OK },
+                error(502, Some("upstream answered with unexpected content-type `text/event-stream`"), false),
+            ),
+            (
+                "2xx HTML, streaming",
+                Answer { content_type: "text/html", stream_requested: true, ..OK },
+                error(502, Some("upstream answered with unexpected content-type `text/html`"), false),
+            ),
+            (
+                "2xx before the request was converted",
+                Answer { request_converted: false, ..OK },
+                error(502, Some("upstream answered before the request was sent"), false),
+            ),
+            (
+                "error status",
+                Answer { status: 429, client_status: 429, ..OK },
+                error(429, None, false),
+            ),
+            (
+                "error status the client knows under another",
+                Answer { status: 529, client_status: 503, ..OK },
+                error(503, None, false),
+            ),
+            (
+                "error status before the request was converted",
+                Answer { status: 401, client_status: 401, request_converted: false, ..OK },
+                error(401, None, false),
+            ),
+            (
+                "2xx compressed",
+                Answer { encoding: Some("gzip"), ..OK },
+                error(502, Some(gzip), true),
+            ),
+            (
+                "error compressed",
+                Answer { status: 529, client_status: 503, encoding: Some("br"), ..OK },
+                error(503, Some("upstream returned HTTP 529 with a `br`-encoded body, which the bridge cannot decode"), true),
+            ),
+            (
+                "2xx compressed before the request was converted",
+                Answer { encoding: Some("gzip"), request_converted: false, ..OK },
+                error(502, Some(gzip), true),
+            ),
+            (
+                "2xx without a body",
+                Answer { empty: true, ..OK },
+                reply(502, "upstream returned an empty response"),
+            ),
+            (
+                "2xx without a body, compressed, streaming",
+                Answer { empty: true, encoding: Some("gzip"), stream_requested: true, ..OK },
+                reply(502, "upstream returned an empty response"),
+            ),
+            (
+                "error without a body",
+                Answer { status: 529, client_status: 503, empty: true, ..OK },
+                reply(503, "upstream returned HTTP 529 with an empty body"),
+            ),
+        ];
+        for (name, answer, plan) in rows {
+            assert_eq!(classify(&answer), plan, "{name}");
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub mod digest;
 pub mod exchange;
 pub mod json;
 pub mod openai;
+pub mod pairs;
 pub mod report;
 pub mod sse;
 pub mod wire;

@@ -105,6 +105,27 @@ pub struct ChatMessage<'a> {
     pub thinking_blocks: Option<Vec<ContentBlock<'a>>>,
 }
 
+/// The content part `type`s the bridge reads or writes; any other type
+/// takes the fallback arm of the match that reads it.
+pub mod part {
+    pub const TEXT: &str = "text";
+    pub const IMAGE_URL: &str = "image_url";
+    pub const FILE: &str = "file";
+    pub const INPUT_AUDIO: &str = "input_audio";
+}
+
+/// Chat message roles; any other role takes the fallback arm.
+pub mod role {
+    pub const SYSTEM: &str = "system";
+    pub const DEVELOPER: &str = "developer";
+    pub const USER: &str = "user";
+    pub const ASSISTANT: &str = "assistant";
+    pub const TOOL: &str = "tool";
+}
+
+/// The `type` of a tool and of a tool call.
+pub const FUNCTION: &str = "function";
+
 /// A content part of any type; `kind` says which fields apply.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ContentPart<'a> {
@@ -127,7 +148,7 @@ impl Described for ContentPart<'_> {
 impl<'a> ContentPart<'a> {
     pub fn text(text: impl Into<CowStr<'a>>) -> Self {
         ContentPart {
-            kind: CowStr::borrowed("text"),
+            kind: CowStr::borrowed(part::TEXT),
             text: Some(text.into()),
             ..Default::default()
         }
@@ -214,7 +235,7 @@ impl Serialize for ChatToolChoice<'_> {
                     name: &'b str,
                 }
                 let mut map = serializer.serialize_map(Some(2))?;
-                map.serialize_entry("type", "function")?;
+                map.serialize_entry("type", FUNCTION)?;
                 map.serialize_entry("function", &Name { name })?;
                 map.end()
             }

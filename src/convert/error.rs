@@ -80,32 +80,77 @@ pub fn parse_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, Cl
     })
 }
 
+/// Anthropic's error types and the HTTP status each stands for. A status
+/// takes the type of its first row; a type, the status of its first row.
+pub const ANTHROPIC_ERRORS: &[(u16, &str)] = &[
+    (400, "invalid_request_error"),
+    (401, "authentication_error"),
+    (402, "billing_error"),
+    (403, "permission_error"),
+    (404, "not_found_error"),
+    (413, "request_too_large"),
+    (429, "rate_limit_error"),
+    (500, "api_error"),
+    (503, "overloaded_error"),
+    (529, "overloaded_error"),
+    (504, "timeout_error"),
+];
+
+/// OpenAI's error types and the HTTP status each stands for, then the other
+/// names OpenAI-compatible servers give the same errors (as `type` or
+/// `code`), which only map to a status.
+pub const OPENAI_ERRORS: &[(u16, &str)] = &[
+    (400, "invalid_request_error"),
+    (401, "authentication_error"),
+    (403, "permission_error"),
+    (404, "not_found_error"),
+    (429, "rate_limit_error"),
+    (500, "server_error"),
+    (429, "rate_limit_exceeded"),
+    (429, "requests"),
+    (429, "tokens"),
+];
+
+/// The type of `status` in `table`: its row, else the server or client
+/// error type of its class.
+fn error_type_in(table: &[(u16, &'static str)], status: u16, server: &'static str) -> &'static str {
+    match table.iter().find(|(s, _)| *s == status) {
+        Some((_, kind)) => kind,
+        None if status >= 500 => server,
+        None => "invalid_request_error",
+    }
+}
+
+fn status_in(table: &[(u16, &str)], kind: &str) -> Option<u16> {
+    table.iter().find(|(_, k)| *k == kind).map(|(s, _)| *s)
+}
+
 /// Anthropic's error `type` for an HTTP status.
 pub fn anthropic_error_type(status: u16) -> &'static str {
-    match status {
-        400 => "invalid_request_error",
-        401 => "authentication_error",
-        402 => "billing_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        413 => "request_too_large",
-        429 => "rate_limit_error",
-        503 | 529 => "overloaded_error",
-        504 => "timeout_error",
-        _ if status >= 500 => "api_error",
-        _ => "invalid_request_error",
-    }
+    error_type_in(ANTHROPIC_ERRORS, status, "api_error")
+}
+
+/// The HTTP status an Anthropic error `type` stands for.
+pub fn anthropic_error_status(kind: &str) -> Option<u16> {
+    status_in(ANTHROPIC_ERRORS, kind)
 }
 
 /// OpenAI's error `type` for an HTTP status.
 pub fn openai_error_type(status: u16) -> &'static str {
+    error_type_in(OPENAI_ERRORS, status, "server_error")
+}
+
+/// The HTTP status an OpenAI error `type` or `code` stands for.
+pub fn openai_error_status(kind: &str) -> Option<u16> {
+    status_in(OPENAI_ERRORS, kind)
+}
+
+/// The status an OpenAI client gets for an upstream error status: OpenAI
+/// clients know no 529, Anthropic's "overloaded", so they get 503.
+pub fn openai_client_status(status: u16) -> u16 {
     match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_error",
-        _ if status >= 500 => "server_error",
-        _ => "invalid_request_error",
+        529 => 503,
+        _ => status,
     }
 }
 
@@ -262,6 +307,40 @@ mod tests {
         for (status, kind) in cases {
             assert_eq!(anthropic_error_type(status), kind, "{status}");
         }
+    }
+
+    #[test]
+    fn openai_types_follow_the_status() {
+        let cases = [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (402, "invalid_request_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "invalid_request_error"),
+            (429, "rate_limit_error"),
+            (500, "server_error"),
+            (503, "server_error"),
+            (529, "server_error"),
+        ];
+        for (status, kind) in cases {
+            assert_eq!(openai_error_type(status), kind, "{status}");
+        }
+    }
+
+    #[test]
+    fn types_map_back_to_their_status() {
+        for (status, kind) in ANTHROPIC_ERRORS {
+            assert_eq!(anthropic_error_type(*status), *kind, "{kind}");
+            let back = anthropic_error_status(kind).unwrap();
+            assert_eq!(anthropic_error_type(back), *kind, "{kind}");
+        }
+        assert_eq!(anthropic_error_status("overloaded_error"), Some(503));
+        assert_eq!(anthropic_error_status("server_error"), None);
+        assert_eq!(openai_error_status("server_error"), Some(500));
+        assert_eq!(openai_error_status("rate_limit_exceeded"), Some(429));
+        assert_eq!(openai_error_status("tokens"), Some(429));
+        assert_eq!(openai_error_status("overloaded_error"), None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Header plumbing shared by both directions: edits the filter applies, path
-//! rewriting, and the time formats rate-limit headers use.
+//! Header plumbing shared by every pair: edits the filter applies, path
+//! rewriting, and the rate-limit header table with its time formats.
 
 /// One change to a header map, applied by `filter.rs` in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,28 +73,83 @@ pub fn remove_matching(
     }
 }
 
-/// Copies each `(from, to)` header of `table` under its other name. Reset
-/// values are durations on one side and timestamps on the other, so headers
-/// whose new name says `reset` go through `convert_reset` (and are left out
-/// when it cannot read them).
-pub fn translate_rate_limits(
+/// Rate-limit headers: `(OpenAI name, Anthropic name, is a reset)`. A
+/// reset is a duration in OpenAI's (`6m0s`) and an RFC 3339 timestamp in
+/// Anthropic's.
+pub const RATE_LIMITS: &[(&str, &str, bool)] = &[
+    (
+        "x-ratelimit-limit-requests",
+        "anthropic-ratelimit-requests-limit",
+        false,
+    ),
+    (
+        "x-ratelimit-remaining-requests",
+        "anthropic-ratelimit-requests-remaining",
+        false,
+    ),
+    (
+        "x-ratelimit-reset-requests",
+        "anthropic-ratelimit-requests-reset",
+        true,
+    ),
+    (
+        "x-ratelimit-limit-tokens",
+        "anthropic-ratelimit-tokens-limit",
+        false,
+    ),
+    (
+        "x-ratelimit-remaining-tokens",
+        "anthropic-ratelimit-tokens-remaining",
+        false,
+    ),
+    (
+        "x-ratelimit-reset-tokens",
+        "anthropic-ratelimit-tokens-reset",
+        true,
+    ),
+];
+
+/// OpenAI rate-limit headers copied under their Anthropic names, resets as
+/// the instant `now_seconds` plus the duration (left out when unreadable or
+/// out of range: `reset_at`).
+pub fn rate_limits_to_anthropic(
     headers: &[(String, String)],
-    table: &[(&str, &str)],
-    convert_reset: impl Fn(&str) -> Option<String>,
+    now_seconds: u64,
     edits: &mut Vec<HeaderEdit>,
 ) {
-    for (from, to) in table {
-        let Some(value) = header(headers, from) else {
+    for (openai, anthropic, reset) in RATE_LIMITS {
+        let Some(value) = header(headers, openai) else {
             continue;
         };
-        let value = match to.contains("reset") {
-            true => match convert_reset(value) {
-                Some(value) => value,
-                None => continue,
-            },
-            false => value.to_string(),
+        let value = match reset {
+            true => parse_duration(value).and_then(|seconds| reset_at(now_seconds, seconds)),
+            false => Some(value.to_string()),
         };
-        edits.push(HeaderEdit::set(to, value));
+        if let Some(value) = value {
+            edits.push(HeaderEdit::set(anthropic, value));
+        }
+    }
+}
+
+/// Anthropic rate-limit headers copied under their OpenAI names, resets as
+/// the seconds from `now_seconds` to the instant (left out when unreadable
+/// or out of range: `reset_in`).
+pub fn rate_limits_to_openai(
+    headers: &[(String, String)],
+    now_seconds: u64,
+    edits: &mut Vec<HeaderEdit>,
+) {
+    for (openai, anthropic, reset) in RATE_LIMITS {
+        let Some(value) = header(headers, anthropic) else {
+            continue;
+        };
+        let value = match reset {
+            true => parse_rfc3339(value).and_then(|at| reset_in(now_seconds, at)),
+            false => Some(value.to_string()),
+        };
+        if let Some(value) = value {
+            edits.push(HeaderEdit::set(openai, value));
+        }
     }
 }
 

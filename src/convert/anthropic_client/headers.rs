@@ -3,8 +3,7 @@
 
 use crate::config::Config;
 use crate::convert::headers::{
-    header, parse_duration, remove_matching, reset_at, translate_rate_limits, upstream_path,
-    HeaderEdit,
+    header, rate_limits_to_anthropic, remove_matching, upstream_path, HeaderEdit,
 };
 
 pub const CLIENT_SUFFIX: &str = "/v1/messages";
@@ -40,35 +39,6 @@ pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) 
     edits
 }
 
-/// OpenAI rate-limit headers and their Anthropic names; resets are
-/// durations on one side and timestamps on the other.
-const RATE_LIMITS: &[(&str, &str)] = &[
-    (
-        "x-ratelimit-limit-requests",
-        "anthropic-ratelimit-requests-limit",
-    ),
-    (
-        "x-ratelimit-remaining-requests",
-        "anthropic-ratelimit-requests-remaining",
-    ),
-    (
-        "x-ratelimit-reset-requests",
-        "anthropic-ratelimit-requests-reset",
-    ),
-    (
-        "x-ratelimit-limit-tokens",
-        "anthropic-ratelimit-tokens-limit",
-    ),
-    (
-        "x-ratelimit-remaining-tokens",
-        "anthropic-ratelimit-tokens-remaining",
-    ),
-    (
-        "x-ratelimit-reset-tokens",
-        "anthropic-ratelimit-tokens-reset",
-    ),
-];
-
 /// Response headers of a converted response: `content-length` removed (the
 /// body changes), the content type set, the upstream request id exposed as
 /// `request-id`, rate limits translated; `retry-after` is left as it is.
@@ -86,12 +56,7 @@ pub fn response_edits(
             edits.push(HeaderEdit::set("request-id", id));
         }
     }
-    translate_rate_limits(
-        headers,
-        RATE_LIMITS,
-        |reset| parse_duration(reset).and_then(|seconds| reset_at(now_seconds, seconds)),
-        &mut edits,
-    );
+    rate_limits_to_anthropic(headers, now_seconds, &mut edits);
     edits
 }
 

@@ -3,12 +3,14 @@
 //! nothing is copied across wholesale, so a field nobody converted cannot
 //! reach the upstream.
 
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, InputMessage, MessagesRequest, Role, Source, Thinking, Tool};
 use crate::config::{Config, MaxTokensField};
 use crate::convert::error::ClientError;
 use crate::convert::signature::is_bridge_signature;
 use crate::convert::tool_names::ToolNames;
 use crate::digest::fnv64;
+use crate::openai::{part, role, FUNCTION};
 use crate::openai::{
     ChatMessage, ChatRequest, ChatTool, ChatToolChoice, ContentPart, FilePart, FunctionCall,
     FunctionDef, ImageUrl, JsonSchemaFormat, ResponseFormat, StreamOptions, ToolCall,
@@ -107,7 +109,7 @@ fn tool_names_of(request: &MessagesRequest<'_>) -> ToolNames {
         TextOr::Text(_) => &[],
     });
     let used = history
-        .filter(|b| b.is("tool_use"))
+        .filter(|b| b.is(block::TOOL_USE))
         .filter_map(|b| b.name.as_deref());
     ToolNames::new(tools.chain(choice).chain(used))
 }
@@ -130,7 +132,10 @@ fn chat_request<'a>(
             first_emptied.get_or_insert(index);
         }
     }
-    if !messages.iter().any(|m| m.role.as_deref() != Some("system")) {
+    if !messages
+        .iter()
+        .any(|m| m.role.as_deref() != Some(role::SYSTEM))
+    {
         return Err(nothing_left(first_emptied));
     }
     let max_tokens = request.max_tokens.map(|n| config.clamp_max_tokens(n));
@@ -241,14 +246,14 @@ fn system_message<'a>(system: TextOr<'a, ContentBlock<'a>>) -> Option<ChatMessag
         TextOr::Text(text) => vec![text],
         TextOr::Items(blocks) => blocks
             .into_iter()
-            .filter(|b| b.is("text"))
+            .filter(|b| b.is(block::TEXT))
             .filter_map(|b| b.text)
             .collect(),
     };
     let texts: Vec<CowStr<'a>> = texts.into_iter().filter_map(strip_billing_nonce).collect();
     let text = join(texts)?;
     Some(ChatMessage {
-        role: Some(CowStr::borrowed("system")),
+        role: Some(CowStr::borrowed(role::SYSTEM)),
         content: Some(TextOr::Text(text)),
         ..Default::default()
     })
@@ -337,13 +342,13 @@ fn positioned_system_message<'a>(content: TextOr<'a, ContentBlock<'a>>) -> Optio
         TextOr::Items(blocks) => join(
             blocks
                 .into_iter()
-                .filter(|b| b.is("text"))
+                .filter(|b| b.is(block::TEXT))
                 .filter_map(|b| b.text)
                 .filter(|t| !t.is_empty())
                 .collect(),
         ),
     }?;
-    Some(chat_message("system", TextOr::Text(text)))
+    Some(chat_message(role::SYSTEM, TextOr::Text(text)))
 }
 
 fn chat_message<'a>(role: &'static str, content: TextOr<'a, ContentPart<'a>>) -> ChatMessage<'a> {
@@ -364,7 +369,7 @@ fn user_messages<'a>(
 ) -> Result<(), ClientError> {
     let blocks = match content {
         TextOr::Text(text) => {
-            out.push(chat_message("user", TextOr::Text(text)));
+            out.push(chat_message(role::USER, TextOr::Text(text)));
             return Ok(());
         }
         TextOr::Items(blocks) => blocks,
@@ -374,7 +379,7 @@ fn user_messages<'a>(
     let mut tool_results = 0;
     for block in blocks {
         match block.kind.as_str() {
-            "tool_result" => {
+            block::TOOL_RESULT => {
                 tool_results += 1;
                 out.push(tool_message(block, index, &mut result_media)?);
             }
@@ -386,7 +391,7 @@ fn user_messages<'a>(
     }
     result_media.append(&mut parts);
     match parts_content(result_media) {
-        Some(content) => out.push(chat_message("user", content)),
+        Some(content) => out.push(chat_message(role::USER, content)),
         None if tool_results == 0 => {
             log::debug!("messages[{index}]: dropped a user message with nothing left to send")
         }
@@ -399,7 +404,7 @@ fn user_messages<'a>(
 fn parts_content(mut parts: Vec<ContentPart<'_>>) -> Option<TextOr<'_, ContentPart<'_>>> {
     match parts.as_slice() {
         [] => None,
-        [only] if only.kind.as_str() == "text" => {
+        [only] if only.kind.as_str() == part::TEXT => {
             parts.pop().and_then(|p| p.text).map(TextOr::Text)
         }
         _ => Some(TextOr::Items(parts)),
@@ -413,13 +418,13 @@ fn content_parts<'a>(
     parts: &mut Vec<ContentPart<'a>>,
 ) -> Result<(), ClientError> {
     match block.kind.as_str() {
-        "text" => {
+        block::TEXT => {
             if let Some(text) = block.text.filter(|t| !t.is_empty()) {
                 parts.push(ContentPart::text(text));
             }
         }
-        "image" => parts.push(image_part(block.source, index)?),
-        "document" => document_parts(block.source, block.title, index, parts)?,
+        block::IMAGE => parts.push(image_part(block.source, index)?),
+        block::DOCUMENT => document_parts(block.source, block.title, index, parts)?,
         other => log::debug!(
             "messages[{index}]: skipped a `{}` block an OpenAI upstream has no form for",
             LogSafe(other)
@@ -439,7 +444,7 @@ fn image_part<'a>(
     source: Option<Source<'a>>,
     index: usize,
 ) -> Result<ContentPart<'a>, ClientError> {
-    let source = source.ok_or_else(|| missing_source(index, "image"))?;
+    let source = source.ok_or_else(|| missing_source(index, block::IMAGE))?;
     let url = match source.kind.as_str() {
         "base64" => data_url(
             source.media_type.as_deref().unwrap_or("image/png"),
@@ -450,10 +455,10 @@ fn image_part<'a>(
                 "messages[{index}]: image url source without `url`"
             ))
         })?,
-        other => return Err(unsupported_source(index, "image", other)),
+        other => return Err(unsupported_source(index, block::IMAGE, other)),
     };
     Ok(ContentPart {
-        kind: CowStr::borrowed("image_url"),
+        kind: CowStr::borrowed(part::IMAGE_URL),
         image_url: Some(ImageUrl { url, detail: None }),
         ..Default::default()
     })
@@ -476,10 +481,10 @@ fn document_parts<'a>(
     index: usize,
     parts: &mut Vec<ContentPart<'a>>,
 ) -> Result<(), ClientError> {
-    let source = source.ok_or_else(|| missing_source(index, "document"))?;
+    let source = source.ok_or_else(|| missing_source(index, block::DOCUMENT))?;
     match source.kind.as_str() {
         "base64" => parts.push(ContentPart {
-            kind: CowStr::borrowed("file"),
+            kind: CowStr::borrowed(part::FILE),
             file: Some(FilePart {
                 filename: Some(title.unwrap_or(CowStr::borrowed("document.pdf"))),
                 file_data: Some(data_url(
@@ -504,7 +509,7 @@ fn document_parts<'a>(
             }
             None => {}
         },
-        other => return Err(unsupported_source(index, "document", other)),
+        other => return Err(unsupported_source(index, block::DOCUMENT, other)),
     }
     Ok(())
 }
@@ -532,7 +537,7 @@ fn tool_message<'a>(
             let mut texts = Vec::new();
             for part in parts {
                 match part.kind.as_str() {
-                    "text" => texts.extend(part.text),
+                    part::TEXT => texts.extend(part.text),
                     _ => media.push(part),
                 }
             }
@@ -546,7 +551,7 @@ fn tool_message<'a>(
         text
     };
     Ok(ChatMessage {
-        role: Some(CowStr::borrowed("tool")),
+        role: Some(CowStr::borrowed(role::TOOL)),
         content: Some(TextOr::Text(text)),
         tool_call_id: Some(id),
         ..Default::default()
@@ -564,7 +569,7 @@ fn assistant_message<'a>(
 ) -> Result<Option<ChatMessage<'a>>, ClientError> {
     let blocks = match content {
         TextOr::Text(text) if text.is_empty() => return Ok(None),
-        TextOr::Text(text) => return Ok(Some(chat_message("assistant", TextOr::Text(text)))),
+        TextOr::Text(text) => return Ok(Some(chat_message(role::ASSISTANT, TextOr::Text(text)))),
         TextOr::Items(blocks) => blocks,
     };
     let mut texts = Vec::new();
@@ -572,9 +577,9 @@ fn assistant_message<'a>(
     let mut reasoning = Vec::new();
     for block in blocks {
         match block.kind.as_str() {
-            "text" => texts.extend(block.text.filter(|t| !t.is_empty())),
-            "tool_use" => tool_calls.push(tool_call(block, index, tool_names)?),
-            "thinking" if block.signature.as_deref().is_some_and(is_bridge_signature) => {
+            block::TEXT => texts.extend(block.text.filter(|t| !t.is_empty())),
+            block::TOOL_USE => tool_calls.push(tool_call(block, index, tool_names)?),
+            block::THINKING if block.signature.as_deref().is_some_and(is_bridge_signature) => {
                 reasoning.extend(block.thinking)
             }
             other => log::debug!(
@@ -589,7 +594,7 @@ fn assistant_message<'a>(
         return Ok(None);
     }
     Ok(Some(ChatMessage {
-        role: Some(CowStr::borrowed("assistant")),
+        role: Some(CowStr::borrowed(role::ASSISTANT)),
         content: match (&content, &reasoning_content, tool_calls.is_empty()) {
             (None, Some(_), true) => Some(TextOr::Text(CowStr::default())),
             _ => content.map(TextOr::Text),
@@ -619,7 +624,7 @@ fn tool_call<'a>(
     Ok(ToolCall {
         index: None,
         id: Some(id),
-        kind: Some(CowStr::borrowed("function")),
+        kind: Some(CowStr::borrowed(FUNCTION)),
         function: Some(FunctionCall {
             name: Some(upstream_name(name, tool_names)),
             arguments: Some(arguments),
@@ -640,7 +645,7 @@ fn chat_tool<'a>(tool: Tool<'a>, tool_names: &ToolNames) -> Option<ChatTool<'a>>
         return None;
     }
     Some(ChatTool {
-        kind: CowStr::borrowed("function"),
+        kind: CowStr::borrowed(FUNCTION),
         function: Some(FunctionDef {
             name: upstream_name(tool.name, tool_names),
             description: tool.description,

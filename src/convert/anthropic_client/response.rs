@@ -5,9 +5,11 @@ use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{
     anthropic_error_body, excerpt, upstream_error_from_json, MAX_EXCERPT_BYTES,
 };
+pub use crate::convert::reasons::{finish_stop_reason, StopReason};
 use crate::convert::signature::sign;
 use crate::convert::tool_arguments::{check_object, ArgumentsProblem};
 use crate::convert::tool_names::ToolNames;
+use crate::openai::part;
 use crate::openai::{ChatCompletion, ChatMessage, ChatUsage, ContentPart, ToolCall};
 use crate::report::Tokens;
 use crate::wire::{CowStr, RawJson, TextOr};
@@ -92,7 +94,7 @@ pub fn message_from_completion<'a>(
         content.push(tool_use_block(call, i, ctx)?);
     }
     let (stop_reason, stop_sequence) = match (refused, finish_stop_reason(finish.as_deref())) {
-        (true, _) => ("refusal", None),
+        (true, _) => (StopReason::Refusal.as_str(), None),
         (false, stop) => final_stop(stop.unwrap_or(StopReason::EndTurn), stop_string, has_tools),
     };
     Ok(Message {
@@ -127,7 +129,7 @@ pub fn content_text<'a>(content: TextOr<'a, ContentPart<'a>>) -> Option<CowStr<'
         TextOr::Items(parts) => {
             let text: String = parts
                 .iter()
-                .filter(|p| p.kind.as_str() == "text")
+                .filter(|p| p.kind.as_str() == part::TEXT)
                 .filter_map(|p| p.text.as_deref())
                 .collect();
             (!text.is_empty()).then(|| text.into())
@@ -188,39 +190,6 @@ pub fn tool_input(arguments: &str) -> Result<RawJson<'static>, ArgumentsProblem>
     RawJson::object_from_text(arguments).ok_or(ArgumentsProblem::Invalid)
 }
 
-/// Anthropic stop reasons the bridge produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    EndTurn,
-    MaxTokens,
-    ToolUse,
-    Refusal,
-}
-
-impl StopReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StopReason::EndTurn => "end_turn",
-            StopReason::MaxTokens => "max_tokens",
-            StopReason::ToolUse => "tool_use",
-            StopReason::Refusal => "refusal",
-        }
-    }
-}
-
-/// `finish_reason` → stop reason; `None` for the values that mean "not
-/// finished" (null, "", "null", whitespace), which a stream must ignore.
-pub fn finish_stop_reason(finish: Option<&str>) -> Option<StopReason> {
-    let finish = finish?.trim();
-    Some(match finish {
-        "" | "null" => return None,
-        "length" => StopReason::MaxTokens,
-        "tool_calls" | "function_call" => StopReason::ToolUse,
-        "content_filter" => StopReason::Refusal,
-        _ => StopReason::EndTurn,
-    })
-}
-
 /// The final `(stop_reason, stop_sequence)`: a plain stop becomes
 /// `stop_sequence` when the upstream named the matched string (vLLM), and
 /// `tool_use` when the turn holds tool calls (some servers say `stop` then).
@@ -230,8 +199,10 @@ pub fn final_stop(
     has_tools: bool,
 ) -> (&'static str, Option<String>) {
     match (stop, stop_string) {
-        (StopReason::EndTurn, _) if has_tools => ("tool_use", None),
-        (StopReason::EndTurn, Some(sequence)) => ("stop_sequence", Some(sequence)),
+        (StopReason::EndTurn, _) if has_tools => (StopReason::ToolUse.as_str(), None),
+        (StopReason::EndTurn, Some(sequence)) => {
+            (StopReason::StopSequence.as_str(), Some(sequence))
+        }
         (stop, _) => (stop.as_str(), None),
     }
 }

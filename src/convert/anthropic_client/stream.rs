@@ -18,14 +18,19 @@
 //! instead, as the non-streaming conversion answers with an error.
 
 use super::response::{
-    anthropic_usage, final_stop, finish_stop_reason, tool_arguments_error, tool_fallback_id,
-    vllm_stop_string, zero_usage, ResponseContext, StopReason,
+    anthropic_usage, final_stop, finish_stop_reason, message_from_body, tool_arguments_error,
+    tool_fallback_id, vllm_stop_string, zero_usage, ResponseContext, StopReason,
 };
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
-use crate::convert::error::{anthropic_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::error::{
+    anthropic_error_status, anthropic_error_type, openai_error_status, upstream_error_from_json,
+    UpstreamError,
+};
 use crate::convert::signature::Signer;
 use crate::convert::tool_arguments::ObjectScan;
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::openai::part;
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{
@@ -290,7 +295,7 @@ impl ChunksToEvents {
             match delta.content {
                 Some(TextOr::Text(text)) => self.text(&text, out),
                 Some(TextOr::Items(parts)) => {
-                    for part in parts.iter().filter(|p| p.kind.as_str() == "text") {
+                    for part in parts.iter().filter(|p| p.kind.as_str() == part::TEXT) {
                         self.text(part_text(part), out);
                     }
                 }
@@ -816,7 +821,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
         ..Default::default()
     };
     match block.kind.as_str() {
-        "thinking" => (
+        block::THINKING => (
             ContentBlock::thinking("", ""),
             vec![
                 Delta {
@@ -829,7 +834,7 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
                 },
             ],
         ),
-        "tool_use" => (
+        block::TOOL_USE => (
             ContentBlock::tool_use(
                 block.id.as_deref().unwrap_or(""),
                 block.name.as_deref().unwrap_or(""),
@@ -850,6 +855,16 @@ fn block_as_stream<'b>(block: &'b ContentBlock<'_>) -> (ContentBlock<'b>, Vec<De
             }],
         ),
     }
+}
+
+/// A whole completion body for a streaming request, as the event stream
+/// and its usage; for a body that is not a completion, why not.
+pub fn completion_as_stream(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Tokens), String> {
+    let message = message_from_body(body, ctx)?;
+    Ok((message_as_stream(&message), Tokens::from(&message.usage)))
 }
 
 /// A stream holding only an `error` event.
@@ -929,22 +944,18 @@ fn part_text<'p>(part: &'p ContentPart<'_>) -> &'p str {
 }
 
 /// The Anthropic error type for a mid-stream upstream error: by the HTTP
-/// status it carries as `code`, else by its own type, else `api_error`.
+/// status it carries as `code`, else by the status its type (or code)
+/// stands for in either protocol, else `api_error`.
 fn stream_error_type(error: &UpstreamError) -> &'static str {
     if let Some(status) = error.code.as_deref().and_then(|c| c.parse::<u16>().ok()) {
         if (400..600).contains(&status) {
             return anthropic_error_type(status);
         }
     }
-    match error.kind.as_deref().or(error.code.as_deref()) {
-        Some("invalid_request_error") => "invalid_request_error",
-        Some("authentication_error") => "authentication_error",
-        Some("permission_error") => "permission_error",
-        Some("not_found_error") => "not_found_error",
-        Some("rate_limit_error" | "rate_limit_exceeded" | "requests" | "tokens") => {
-            "rate_limit_error"
-        }
-        Some("overloaded_error") => "overloaded_error",
-        _ => "api_error",
-    }
+    error
+        .kind
+        .as_deref()
+        .or(error.code.as_deref())
+        .and_then(|name| anthropic_error_status(name).or_else(|| openai_error_status(name)))
+        .map_or("api_error", anthropic_error_type)
 }

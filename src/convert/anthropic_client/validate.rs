@@ -3,7 +3,9 @@
 //! upstream would otherwise make with a message the client cannot map back
 //! (or not make at all). Each error names the field, like the API does.
 
-use crate::anthropic::{ContentBlock, InputMessage, MessagesRequest, Role, Tool, ToolChoice};
+use crate::anthropic::{
+    block, ContentBlock, InputMessage, MessagesRequest, Role, Tool, ToolChoice,
+};
 use crate::convert::error::ClientError;
 use crate::report::LogSafe;
 use crate::wire::TextOr;
@@ -70,7 +72,7 @@ fn tool_pairs(messages: &[InputMessage<'_>]) -> Result<(), ClientError> {
             Role::Assistant => {
                 asked.all_answered()?;
                 asked = Asked::at(index);
-                for block in blocks(message).iter().filter(|b| b.is("tool_use")) {
+                for block in blocks(message).iter().filter(|b| b.is(block::TOOL_USE)) {
                     asked.ask(block.id.as_deref());
                 }
             }

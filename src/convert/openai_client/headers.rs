@@ -3,8 +3,7 @@
 
 use crate::config::{Config, UpstreamAuth};
 use crate::convert::headers::{
-    header, parse_rfc3339, remove_matching, reset_in, translate_rate_limits, upstream_path,
-    HeaderEdit,
+    header, rate_limits_to_openai, remove_matching, upstream_path, HeaderEdit,
 };
 
 pub const CLIENT_SUFFIX: &str = "/v1/chat/completions";
@@ -50,35 +49,6 @@ fn bearer_token(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Anthropic rate-limit headers and their OpenAI names; resets are
-/// timestamps on one side and durations on the other.
-const RATE_LIMITS: &[(&str, &str)] = &[
-    (
-        "anthropic-ratelimit-requests-limit",
-        "x-ratelimit-limit-requests",
-    ),
-    (
-        "anthropic-ratelimit-requests-remaining",
-        "x-ratelimit-remaining-requests",
-    ),
-    (
-        "anthropic-ratelimit-requests-reset",
-        "x-ratelimit-reset-requests",
-    ),
-    (
-        "anthropic-ratelimit-tokens-limit",
-        "x-ratelimit-limit-tokens",
-    ),
-    (
-        "anthropic-ratelimit-tokens-remaining",
-        "x-ratelimit-remaining-tokens",
-    ),
-    (
-        "anthropic-ratelimit-tokens-reset",
-        "x-ratelimit-reset-tokens",
-    ),
-];
-
 /// Response headers of a converted response: the upstream's `request-id`
 /// exposed as `x-request-id`, rate limits translated, `retry-after` kept.
 pub fn response_edits(
@@ -93,12 +63,7 @@ pub fn response_edits(
     if let Some(id) = header(headers, "request-id") {
         edits.push(HeaderEdit::set("x-request-id", id));
     }
-    translate_rate_limits(
-        headers,
-        RATE_LIMITS,
-        |reset| parse_rfc3339(reset).and_then(|at| reset_in(now_seconds, at)),
-        &mut edits,
-    );
+    rate_limits_to_openai(headers, now_seconds, &mut edits);
     edits
 }
 

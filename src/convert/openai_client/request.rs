@@ -2,12 +2,14 @@
 //! (docs/openai_client.md#request-mapping). Built field by field like the other
 //! direction: what is not converted here never reaches the upstream.
 
+use crate::anthropic::block;
 use crate::anthropic::{
     ContentBlock, InputMessage, MessagesRequest, Metadata, OutputConfig, OutputFormat, Role,
     Source, Thinking, Tool, ToolChoice,
 };
 use crate::config::Config;
 use crate::convert::error::ClientError;
+use crate::openai::{part, role, FUNCTION};
 use crate::openai::{
     ChatMessage, ChatRequest, ChatTool, ChatToolChoice, ContentPart, ResponseFormat, ToolCall,
 };
@@ -204,7 +206,7 @@ fn stop_sequences<'a>(stop: TextOr<'a, CowStr<'a>>) -> Vec<CowStr<'a>> {
 }
 
 fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {
-    if tool.kind.as_str() != "function" {
+    if tool.kind.as_str() != FUNCTION {
         log::debug!(
             "dropped a `{}` tool: only function tools convert",
             LogSafe(tool.kind.as_str())
@@ -278,10 +280,10 @@ fn split_messages<'a>(
     let mut turns: Vec<InputMessage<'a>> = Vec::with_capacity(messages.len());
     for (index, message) in messages.into_iter().enumerate() {
         match message.role.as_deref().unwrap_or("") {
-            "system" | "developer" => system.extend(text_blocks(message.content, index)?),
-            "user" => push_turn(&mut turns, Role::User, user_blocks(message.content, index)?),
-            "assistant" => push_turn(&mut turns, Role::Assistant, assistant_blocks(message, index)?),
-            "tool" => push_turn(&mut turns, Role::User, vec![tool_result(message, index)?]),
+            role::SYSTEM | role::DEVELOPER => system.extend(text_blocks(message.content, index)?),
+            role::USER => push_turn(&mut turns, Role::User, user_blocks(message.content, index)?),
+            role::ASSISTANT => push_turn(&mut turns, Role::Assistant, assistant_blocks(message, index)?),
+            role::TOOL => push_turn(&mut turns, Role::User, vec![tool_result(message, index)?]),
             other => {
                 return Err(ClientError::invalid_request(format!(
                     "messages[{index}]: unsupported role `{other}` (expected system, developer, user, assistant or tool)"
@@ -326,7 +328,7 @@ fn text_blocks<'a>(
         Some(TextOr::Items(parts)) => {
             for part in parts {
                 match part.kind.as_str() {
-                    "text" => blocks.extend(part.text.and_then(non_empty_text)),
+                    part::TEXT => blocks.extend(part.text.and_then(non_empty_text)),
                     other => {
                         return Err(ClientError::invalid_request(format!(
                             "messages[{index}]: a `{other}` part is not allowed here"
@@ -355,10 +357,10 @@ fn user_blocks<'a>(
     let mut blocks = Vec::with_capacity(parts.len());
     for part in parts {
         match part.kind.as_str() {
-            "text" => blocks.extend(part.text.and_then(non_empty_text)),
-            "image_url" => blocks.push(image_block(part, index)?),
-            "file" => blocks.push(document_block(part, index)?),
-            "input_audio" => {
+            part::TEXT => blocks.extend(part.text.and_then(non_empty_text)),
+            part::IMAGE_URL => blocks.push(image_block(part, index)?),
+            part::FILE => blocks.push(document_block(part, index)?),
+            part::INPUT_AUDIO => {
                 return Err(ClientError::invalid_request(format!(
                     "messages[{index}]: input_audio is not supported by an Anthropic upstream"
                 )))
@@ -430,7 +432,7 @@ fn image_block<'a>(part: ContentPart<'a>, index: usize) -> Result<ContentBlock<'
         )));
     };
     Ok(ContentBlock {
-        kind: CowStr::borrowed("image"),
+        kind: CowStr::borrowed(block::IMAGE),
         source: Some(source),
         ..Default::default()
     })
@@ -452,7 +454,7 @@ fn document_block<'a>(
         None => base64_source(CowStr::borrowed("application/pdf"), data),
     };
     Ok(ContentBlock {
-        kind: CowStr::borrowed("document"),
+        kind: CowStr::borrowed(block::DOCUMENT),
         source: Some(source),
         title: file.filename,
         ..Default::default()
@@ -469,7 +471,7 @@ fn assistant_blocks<'a>(
         .thinking_blocks
         .into_iter()
         .flatten()
-        .filter(|b| b.is("thinking") || b.is("redacted_thinking"))
+        .filter(|b| b.is(block::THINKING) || b.is(block::REDACTED_THINKING))
         .collect();
     match message.content {
         None => {}
@@ -477,7 +479,7 @@ fn assistant_blocks<'a>(
         Some(TextOr::Items(parts)) => {
             for part in parts {
                 let text = match part.kind.as_str() {
-                    "text" => part.text,
+                    part::TEXT => part.text,
                     "refusal" => part.refusal,
                     _ => None,
                 };
@@ -533,7 +535,7 @@ fn tool_result<'a>(
         _ => None,
     };
     Ok(ContentBlock {
-        kind: CowStr::borrowed("tool_result"),
+        kind: CowStr::borrowed(block::TOOL_RESULT),
         tool_use_id: Some(id),
         content,
         ..Default::default()

@@ -1,10 +1,13 @@
 //! Anthropic message → OpenAI chat completion
 //! (docs/openai_client.md#response-mapping), plus the stop-reason and usage rules the stream shares.
 
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{
     excerpt, openai_error_body, openai_error_type, upstream_error_from_json,
 };
+pub use crate::convert::reasons::finish_reason;
+use crate::openai::{role, FUNCTION};
 use crate::openai::{
     ChatCompletion, ChatMessage, ChatUsage, Choice, FunctionCall, PromptTokensDetails, ToolCall,
 };
@@ -73,13 +76,13 @@ pub fn completion_from_message<'a>(
     let mut tool_calls = Vec::new();
     for block in message.content {
         match block.kind.as_str() {
-            "text" => texts.extend(block.text),
-            "thinking" => {
+            block::TEXT => texts.extend(block.text),
+            block::THINKING => {
                 reasoning.extend(block.thinking.clone());
                 thinking_blocks.push(replay_block(block));
             }
-            "redacted_thinking" => thinking_blocks.push(replay_block(block)),
-            "tool_use" => {
+            block::REDACTED_THINKING => thinking_blocks.push(replay_block(block)),
+            block::TOOL_USE => {
                 let position = tool_calls.len();
                 tool_calls.push(tool_call(block, None, &ctx.fallback_id, position));
             }
@@ -101,7 +104,7 @@ pub fn completion_from_message<'a>(
         choices: vec![Choice {
             index: 0,
             message: ChatMessage {
-                role: Some(CowStr::borrowed("assistant")),
+                role: Some(CowStr::borrowed(role::ASSISTANT)),
                 content,
                 reasoning_content: (!reasoning.is_empty()).then(|| concat(reasoning)),
                 thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
@@ -155,7 +158,7 @@ pub fn tool_call<'a>(
     ToolCall {
         index,
         id: Some(id),
-        kind: Some(CowStr::borrowed("function")),
+        kind: Some(CowStr::borrowed(FUNCTION)),
         function: Some(FunctionCall {
             name: Some(name),
             arguments: Some(arguments),
@@ -212,16 +215,6 @@ pub fn compact_json(text: CowStr<'_>) -> CowStr<'_> {
         out.push(c);
     }
     CowStr(Cow::Owned(out))
-}
-
-/// `stop_reason` → `finish_reason`.
-pub fn finish_reason(stop: Option<&str>) -> &'static str {
-    match stop {
-        Some("max_tokens" | "model_context_window_exceeded") => "length",
-        Some("tool_use") => "tool_calls",
-        Some("refusal") => "content_filter",
-        _ => "stop",
-    }
 }
 
 /// Anthropic usage → OpenAI usage: cache reads and writes are part of the

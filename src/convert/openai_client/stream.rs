@@ -9,9 +9,13 @@
 //! `thinking_blocks` in the finish chunk, so the client can replay them.
 
 use super::response::{call_identity, finish_reason, openai_usage, replay_block, ResponseContext};
+use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, StreamEvent, Usage};
-use crate::convert::error::{excerpt, openai_error_type, upstream_error_from_json, UpstreamError};
+use crate::convert::error::{
+    anthropic_error_status, excerpt, openai_error_type, upstream_error_from_json, UpstreamError,
+};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::openai::{role, FUNCTION};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{
@@ -266,7 +270,7 @@ impl EventsToChunks {
         self.write_delta(
             out,
             ChatMessage {
-                role: Some(CowStr::borrowed("assistant")),
+                role: Some(CowStr::borrowed(role::ASSISTANT)),
                 content: Some(TextOr::Text(CowStr::borrowed(""))),
                 ..Default::default()
             },
@@ -286,13 +290,13 @@ impl EventsToChunks {
             return;
         }
         let kind = match block.kind.as_str() {
-            "text" => {
+            block::TEXT => {
                 if let Some(text) = block.text.filter(|t| !t.is_empty()) {
                     self.write_content(out, text);
                 }
                 BlockKind::Text
             }
-            "thinking" => {
+            block::THINKING => {
                 if !self.reserve_thinking(THINKING_COST, out) {
                     return;
                 }
@@ -300,7 +304,7 @@ impl EventsToChunks {
                     .push(owned_replay(ContentBlock::thinking("", "")));
                 BlockKind::Thinking
             }
-            "redacted_thinking" => {
+            block::REDACTED_THINKING => {
                 let data = block.data.as_deref().map_or(0, str::len);
                 if !self.reserve_thinking(THINKING_COST + data, out) {
                     return;
@@ -308,14 +312,14 @@ impl EventsToChunks {
                 self.thinking_blocks.push(owned_replay(replay_block(block)));
                 BlockKind::Ignored
             }
-            "tool_use" => {
+            block::TOOL_USE => {
                 let k = self.next_tool;
                 self.next_tool += 1;
                 let (id, name) = call_identity(block.id, block.name, &self.id, k as usize);
                 let call = ToolCall {
                     index: Some(k),
                     id: Some(id),
-                    kind: Some(CowStr::borrowed("function")),
+                    kind: Some(CowStr::borrowed(FUNCTION)),
                     function: Some(FunctionCall {
                         name: Some(name),
                         arguments: Some(CowStr::borrowed("")),
@@ -502,14 +506,7 @@ impl EventsToChunks {
             return;
         }
         self.failure = Some(failure);
-        let status = match code {
-            "invalid_request_error" => 400,
-            "authentication_error" => 401,
-            "permission_error" => 403,
-            "not_found_error" => 404,
-            "rate_limit_error" => 429,
-            _ => 500,
-        };
+        let status = anthropic_error_status(code).unwrap_or(500);
         let body = crate::openai::ErrorResponse {
             error: crate::openai::ErrorBody {
                 message: CowStr::borrowed(message),
@@ -620,6 +617,17 @@ pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseC
     }
     write_raw_data(&mut out, "[DONE]");
     out
+}
+
+/// A whole message body for a streaming request, as the chunk stream and
+/// its usage; for a body that is not a message, what it says.
+pub fn message_body_as_stream(
+    body: &[u8],
+    ctx: &ResponseContext,
+) -> Result<(Vec<u8>, Tokens), String> {
+    let message = super::response::message_from_body(body)?;
+    let tokens = Tokens::from(&message.usage);
+    Ok((message_as_stream(message, ctx), tokens))
 }
 
 /// A stream holding only an error.

@@ -4,7 +4,7 @@
 //! `reasoning_effort` would otherwise be dropped). Each error names the field.
 
 use crate::convert::error::ClientError;
-use crate::openai::{ChatMessage, ChatRequest, ChatTool, ChatToolChoice};
+use crate::openai::{role, ChatMessage, ChatRequest, ChatTool, ChatToolChoice};
 use crate::report::LogSafe;
 use std::collections::HashMap;
 
@@ -75,8 +75,8 @@ fn tool_pairs(messages: &[ChatMessage<'_>]) -> Result<(), ClientError> {
     let mut asked = Asked::default();
     for (index, message) in messages.iter().enumerate() {
         match message.role.as_deref().unwrap_or("") {
-            "system" | "developer" => {}
-            "tool" => {
+            role::SYSTEM | role::DEVELOPER => {}
+            role::TOOL => {
                 let Some(id) = message.tool_call_id.as_deref() else {
                     continue;
                 };
@@ -87,10 +87,10 @@ fn tool_pairs(messages: &[ChatMessage<'_>]) -> Result<(), ClientError> {
                     )));
                 }
             }
-            role => {
+            other => {
                 asked.all_answered()?;
                 asked = Asked::at(index);
-                if role == "assistant" {
+                if other == role::ASSISTANT {
                     for call in message.tool_calls.iter().flatten() {
                         asked.ask(call.id.as_deref());
                     }
