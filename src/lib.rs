@@ -24,6 +24,7 @@ pub mod exchange;
 pub mod json;
 pub mod openai;
 pub mod report;
+pub mod responses;
 pub mod sse;
 pub mod wire;
 

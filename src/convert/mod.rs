@@ -1,7 +1,8 @@
 //! Pure conversions between the two APIs: no host calls, no I/O.
 //!
 //! `anthropic_client` holds DESIGN.md section 4 (an Anthropic client on an
-//! OpenAI upstream), one module per phase. `error`, `tool_names` and
+//! OpenAI upstream), one module per phase; `anthropic_client_responses` the
+//! same client on an OpenAI Responses API upstream. `error`, `tool_names` and
 //! `signature` are shared by both directions.
 
 /// One debug line for each request field that was present and has no form
@@ -35,6 +36,7 @@ pub fn unparsable_event(
 }
 
 pub mod anthropic_client;
+pub mod anthropic_client_responses;
 pub mod error;
 pub mod headers;
 pub mod openai_client;
