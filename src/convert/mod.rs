@@ -2,7 +2,8 @@
 //!
 //! `anthropic_client` holds DESIGN.md section 4 (an Anthropic client on an
 //! OpenAI upstream), one module per phase; `anthropic_client_responses` the
-//! same client on an OpenAI Responses API upstream. `error`, `tool_names` and
+//! same client on an OpenAI Responses API upstream; `responses_client` a
+//! Responses API client on an Anthropic upstream. `error`, `tool_names` and
 //! `signature` are shared by both directions.
 
 /// One debug line for each request field that was present and has no form
@@ -40,5 +41,6 @@ pub mod anthropic_client_responses;
 pub mod error;
 pub mod headers;
 pub mod openai_client;
+pub mod responses_client;
 pub mod signature;
 pub mod tool_names;

@@ -1,0 +1,646 @@
+//! Anthropic stream events → the Responses event grammar (issue 14,
+//! "Streaming"): `event: <type>\ndata: <json>\n\n`, every payload with its
+//! `type` and a `sequence_number` counting from 0; `response.created` and
+//! `response.in_progress` first; one output item open at a time, opened by
+//! `output_item.added` and closed by `output_item.done` with the complete
+//! item (Codex takes tool calls only from there); exactly one of
+//! `response.completed`, `response.incomplete` or `response.failed` last.
+//!
+//! Consecutive text blocks are one `message` item with one `output_text`
+//! part. A thinking block is a `reasoning` item that stays open until the
+//! block ends, so its `encrypted_content` has the signature. A custom
+//! tool's input arrives as JSON (`{"input": "..."}`) and is sent whole, as
+//! one `custom_tool_call_input.delta`, when the block ends. The finished
+//! items are kept for the terminal event's `output`.
+
+use super::response::{
+    call_input, call_item, carried_content, error_code, fail, finish, message_item, reasoning_item,
+    response_object, Ids, ItemKind, ResponseContext,
+};
+use super::tools::{ClientTool, ToolKind};
+use crate::anthropic::{ContentBlock, StreamEvent, Usage};
+use crate::convert::error::{upstream_error_from_json, UpstreamError};
+use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::report::{StreamFailure, StreamOutcome, Tokens};
+use crate::responses::{ContentPart, Item, Response, StreamEvent as Event};
+use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
+use crate::wire::CowStr;
+
+/// Converts one streamed response; feed it the body as it arrives
+/// (`push`, then `finish` at the end of the body).
+pub type StreamConverter = SseConverter<EventsToResponses>;
+
+impl StreamConverter {
+    pub fn new(ctx: ResponseContext) -> StreamConverter {
+        StreamConverter::with_parser(ctx, SseParser::default())
+    }
+
+    pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
+        SseConverter::from_parts(EventsToResponses::new(ctx), parser)
+    }
+}
+
+impl SseHandler for EventsToResponses {
+    fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
+        if let SseItem::Event {
+            data, terminated, ..
+        } = item
+        {
+            if !self.done {
+                self.on_data(data.trim(), terminated, out);
+            }
+        }
+    }
+
+    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
+        self.fail(
+            out,
+            StreamFailure::Invalid,
+            "server_error",
+            &error.to_string(),
+        );
+    }
+
+    /// A stream that ended before `message_stop` fails: never a silent end.
+    fn on_end(&mut self, out: &mut Vec<u8>) {
+        self.fail(
+            out,
+            StreamFailure::Incomplete,
+            "server_error",
+            STREAM_INCOMPLETE,
+        );
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl StreamOutcome for EventsToResponses {
+    fn failure(&self) -> Option<StreamFailure> {
+        self.failure
+    }
+
+    fn tokens(&self) -> Option<Tokens> {
+        self.started.then(|| Tokens::from(&self.usage))
+    }
+}
+
+/// The output item being streamed.
+#[derive(Debug)]
+enum Open {
+    /// A message with its one `output_text` part.
+    Message { text: String },
+    /// A reasoning item; `part` once its summary part was added.
+    Reasoning {
+        thinking: String,
+        signature: String,
+        part: bool,
+    },
+    Call {
+        call_id: String,
+        tool: ClientTool,
+        json: String,
+    },
+}
+
+#[derive(Debug)]
+struct OpenItem {
+    id: String,
+    index: u32,
+    open: Open,
+}
+
+/// What the current Anthropic block feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Text,
+    Thinking,
+    Tool,
+    /// Server-side tool blocks and anything unknown.
+    Ignored,
+}
+
+/// The state of one Anthropic event stream being written as Responses events.
+#[derive(Debug)]
+pub struct EventsToResponses {
+    ctx: ResponseContext,
+    ids: Ids,
+    model: String,
+    sequence: u64,
+    started: bool,
+    done: bool,
+    block: Option<(u32, Block)>,
+    item: Option<OpenItem>,
+    output: Vec<Item<'static>>,
+    usage: Usage,
+    stop_reason: Option<String>,
+    failure: Option<StreamFailure>,
+}
+
+fn owned(text: &str) -> CowStr<'static> {
+    CowStr::from(text.to_string())
+}
+
+impl EventsToResponses {
+    fn new(ctx: ResponseContext) -> EventsToResponses {
+        EventsToResponses {
+            ids: Ids::new("", &ctx.fallback_id),
+            model: ctx.model.clone(),
+            ctx,
+            sequence: 0,
+            started: false,
+            done: false,
+            block: None,
+            item: None,
+            output: Vec::new(),
+            usage: Usage::default(),
+            stop_reason: None,
+            failure: None,
+        }
+    }
+
+    fn on_data(&mut self, data: &str, terminated: bool, out: &mut Vec<u8>) {
+        if data.is_empty() {
+            return;
+        }
+        let event: StreamEvent<'_> = match serde_json::from_slice(data.as_bytes()) {
+            Ok(event) => event,
+            Err(e) => {
+                let (failure, message) = unparsable_event(terminated, "event", &e);
+                self.fail(out, failure, "server_error", &message);
+                return;
+            }
+        };
+        match event.kind.as_str() {
+            "message_start" => self.message_start(event, out),
+            "content_block_start" => self.block_start(event, out),
+            "content_block_delta" => self.block_delta(event, out),
+            "content_block_stop" => self.block_stop(event, out),
+            "message_delta" => self.message_delta(event),
+            "message_stop" => self.message_stop(out),
+            "ping" => {}
+            "error" => {
+                let value = serde_json::from_slice::<serde_json::Value>(data.as_bytes())
+                    .unwrap_or_default();
+                let error = upstream_error_from_json(&value).unwrap_or_else(|| UpstreamError {
+                    message: "upstream reported an error".to_string(),
+                    ..Default::default()
+                });
+                let code = error_code(error.kind.as_deref().unwrap_or(""), &error.message);
+                self.fail(out, StreamFailure::UpstreamError, code, &error.message);
+            }
+            other => log::debug!("ignored stream event `{other}`"),
+        }
+    }
+
+    /// Writes one event with the next sequence number.
+    fn emit(&mut self, out: &mut Vec<u8>, mut event: Event<'_>) {
+        event.sequence_number = Some(self.sequence);
+        self.sequence += 1;
+        write_event(out, &event.kind.0.clone(), &event);
+    }
+
+    fn response(&self, status: &'static str) -> Response<'static> {
+        response_object(&self.ids, &self.ctx, &self.model, status, Vec::new())
+    }
+
+    fn message_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        if let Some(message) = event.message {
+            if !self.started {
+                self.ids = Ids::new(&message.id, &self.ctx.fallback_id);
+                if !message.model.is_empty() {
+                    self.model = message.model.to_string();
+                }
+            }
+            merge_usage(&mut self.usage, &message.usage);
+        }
+        self.start(out);
+    }
+
+    /// `response.created` and `response.in_progress`, once.
+    fn start(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        for kind in ["response.created", "response.in_progress"] {
+            let event = Event {
+                response: Some(self.response("in_progress")),
+                ..Event::new(kind)
+            };
+            self.emit(out, event);
+        }
+    }
+
+    fn item_event(&self, kind: &'static str, item: &OpenItem) -> Event<'static> {
+        Event {
+            item_id: Some(owned(&item.id)),
+            output_index: Some(item.index),
+            ..Event::new(kind)
+        }
+    }
+
+    fn open_item(&mut self, out: &mut Vec<u8>, kind: ItemKind, open: Open) {
+        let n = self.output.len();
+        let item = OpenItem {
+            id: self.ids.item(kind, n),
+            index: u32::try_from(n).unwrap_or(u32::MAX),
+            open,
+        };
+        let added = match &item.open {
+            Open::Message { .. } => message_item(&item.id, None, false),
+            Open::Reasoning { .. } => reasoning_item(&item.id, None, None),
+            Open::Call { call_id, tool, .. } => call_item(&item.id, call_id, tool, "", false),
+        };
+        let event = Event {
+            output_index: Some(item.index),
+            item: Some(added),
+            ..Event::new("response.output_item.added")
+        };
+        self.emit(out, event);
+        if let Open::Message { .. } = item.open {
+            let part = Event {
+                content_index: Some(0),
+                part: Some(ContentPart::output_text("")),
+                ..self.item_event("response.content_part.added", &item)
+            };
+            self.emit(out, part);
+        }
+        self.item = Some(item);
+    }
+
+    fn block_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        if self.stop_reason.is_some() {
+            log::debug!("ignored a content block after message_delta");
+            return;
+        }
+        self.start(out);
+        let (Some(index), Some(block)) = (event.index, event.content_block) else {
+            return;
+        };
+        let kind = match block.kind.as_str() {
+            "text" => Block::Text,
+            "thinking" => Block::Thinking,
+            "redacted_thinking" => {
+                self.redacted(&block, out);
+                Block::Ignored
+            }
+            "tool_use" => Block::Tool,
+            other => {
+                log::debug!("block `{other}` ran on the upstream's side; not a client tool call");
+                Block::Ignored
+            }
+        };
+        self.block = Some((index, kind));
+        let message_open = matches!(
+            self.item,
+            Some(OpenItem {
+                open: Open::Message { .. },
+                ..
+            })
+        );
+        match kind {
+            Block::Text if message_open => {}
+            Block::Text => {
+                self.close_item(out);
+                let open = Open::Message {
+                    text: String::new(),
+                };
+                self.open_item(out, ItemKind::Message, open);
+            }
+            Block::Thinking => {
+                self.close_item(out);
+                let open = Open::Reasoning {
+                    thinking: String::new(),
+                    signature: String::new(),
+                    part: false,
+                };
+                self.open_item(out, ItemKind::Reasoning, open);
+            }
+            Block::Tool => {
+                self.close_item(out);
+                let tool = self.ctx.tools.client(block.name.as_deref().unwrap_or(""));
+                let call_id = block
+                    .id
+                    .as_deref()
+                    .filter(|id| !id.is_empty())
+                    .map_or_else(|| format!("call_{}", self.output.len()), str::to_string);
+                let kind = ItemKind::of_call(&tool);
+                let open = Open::Call {
+                    call_id,
+                    tool,
+                    json: String::new(),
+                };
+                self.open_item(out, kind, open);
+            }
+            Block::Ignored => {}
+        }
+        if kind == Block::Text {
+            if let Some(text) = block.text.filter(|t| !t.is_empty()) {
+                self.text_delta(out, &text);
+            }
+        }
+    }
+
+    /// A redacted_thinking block is a reasoning item with no summary, whole
+    /// at once.
+    fn redacted(&mut self, block: &ContentBlock<'_>, out: &mut Vec<u8>) {
+        self.close_item(out);
+        let open = Open::Reasoning {
+            thinking: String::new(),
+            signature: String::new(),
+            part: false,
+        };
+        self.open_item(out, ItemKind::Reasoning, open);
+        if let Some(item) = self.item.take() {
+            let done = reasoning_item(&item.id, None, carried_content(block));
+            self.item_done(out, item.index, done);
+        }
+    }
+
+    fn block_delta(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        let (Some(delta), Some((index, kind))) = (event.delta, self.block) else {
+            return;
+        };
+        if event.index != Some(index) || self.stop_reason.is_some() {
+            log::debug!("ignored a delta outside the open block");
+            return;
+        }
+        match (kind, delta.kind.as_deref()) {
+            (Block::Text, Some("text_delta")) => {
+                if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+                    self.text_delta(out, &text);
+                }
+            }
+            (Block::Thinking, Some("thinking_delta")) => {
+                if let Some(thinking) = delta.thinking.filter(|t| !t.is_empty()) {
+                    self.thinking_delta(out, &thinking);
+                }
+            }
+            (Block::Thinking, Some("signature_delta")) => {
+                if let (
+                    Some(OpenItem {
+                        open: Open::Reasoning { signature, .. },
+                        ..
+                    }),
+                    Some(piece),
+                ) = (self.item.as_mut(), delta.signature)
+                {
+                    signature.push_str(&piece);
+                }
+            }
+            (Block::Tool, Some("input_json_delta")) => {
+                if let Some(partial) = delta.partial_json.filter(|p| !p.is_empty()) {
+                    self.input_delta(out, &partial);
+                }
+            }
+            (_, kind) => log::debug!("ignored a `{}` delta", kind.unwrap_or("untyped")),
+        }
+    }
+
+    fn text_delta(&mut self, out: &mut Vec<u8>, piece: &str) {
+        let Some(item) = self.item.as_mut() else {
+            return;
+        };
+        let Open::Message { text } = &mut item.open else {
+            return;
+        };
+        text.push_str(piece);
+        let event = Event {
+            content_index: Some(0),
+            delta: Some(owned(piece)),
+            logprobs: Some(Vec::new()),
+            ..self.item_event_of("response.output_text.delta")
+        };
+        self.emit(out, event);
+    }
+
+    fn item_event_of(&self, kind: &'static str) -> Event<'static> {
+        match &self.item {
+            Some(item) => self.item_event(kind, item),
+            None => Event::new(kind),
+        }
+    }
+
+    fn thinking_delta(&mut self, out: &mut Vec<u8>, piece: &str) {
+        let Some(item) = self.item.as_mut() else {
+            return;
+        };
+        let Open::Reasoning { thinking, part, .. } = &mut item.open else {
+            return;
+        };
+        thinking.push_str(piece);
+        let first = !*part;
+        *part = true;
+        if first {
+            let added = Event {
+                summary_index: Some(0),
+                part: Some(ContentPart::text("summary_text", "")),
+                ..self.item_event_of("response.reasoning_summary_part.added")
+            };
+            self.emit(out, added);
+        }
+        let event = Event {
+            summary_index: Some(0),
+            delta: Some(owned(piece)),
+            ..self.item_event_of("response.reasoning_summary_text.delta")
+        };
+        self.emit(out, event);
+    }
+
+    /// Function arguments stream as they come; a custom tool's input is
+    /// JSON around the string the client wants, so it is held to the end.
+    fn input_delta(&mut self, out: &mut Vec<u8>, partial: &str) {
+        let Some(item) = self.item.as_mut() else {
+            return;
+        };
+        let Open::Call { json, tool, .. } = &mut item.open else {
+            return;
+        };
+        json.push_str(partial);
+        if tool.kind == ToolKind::Function {
+            let event = Event {
+                delta: Some(owned(partial)),
+                ..self.item_event_of("response.function_call_arguments.delta")
+            };
+            self.emit(out, event);
+        }
+    }
+
+    /// Only a text block leaves its item open: the next text block joins it.
+    fn block_stop(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
+        let Some((index, kind)) = self.block else {
+            return;
+        };
+        if event.index != Some(index) {
+            return;
+        }
+        self.block = None;
+        if matches!(kind, Block::Thinking | Block::Tool) {
+            self.close_item(out);
+        }
+    }
+
+    fn item_done(&mut self, out: &mut Vec<u8>, index: u32, item: Item<'static>) {
+        let event = Event {
+            output_index: Some(index),
+            item: Some(item.clone()),
+            ..Event::new("response.output_item.done")
+        };
+        self.emit(out, event);
+        self.output.push(item);
+    }
+
+    /// Ends the open item: its closing events, then `output_item.done`.
+    fn close_item(&mut self, out: &mut Vec<u8>) {
+        let Some(item) = self.item.take() else {
+            return;
+        };
+        let done = match &item.open {
+            Open::Message { text } => {
+                let text_done = Event {
+                    content_index: Some(0),
+                    text: Some(owned(text)),
+                    logprobs: Some(Vec::new()),
+                    ..self.item_event("response.output_text.done", &item)
+                };
+                self.emit(out, text_done);
+                let part_done = Event {
+                    content_index: Some(0),
+                    part: Some(ContentPart::output_text(owned(text))),
+                    ..self.item_event("response.content_part.done", &item)
+                };
+                self.emit(out, part_done);
+                message_item(&item.id, Some(text), true)
+            }
+            Open::Reasoning {
+                thinking,
+                signature,
+                part,
+            } => {
+                if *part {
+                    let text_done = Event {
+                        summary_index: Some(0),
+                        text: Some(owned(thinking)),
+                        ..self.item_event("response.reasoning_summary_text.done", &item)
+                    };
+                    self.emit(out, text_done);
+                    let part_done = Event {
+                        summary_index: Some(0),
+                        part: Some(ContentPart::text("summary_text", owned(thinking))),
+                        ..self.item_event("response.reasoning_summary_part.done", &item)
+                    };
+                    self.emit(out, part_done);
+                }
+                let block = ContentBlock::thinking(thinking.as_str(), signature.as_str());
+                let summary = part.then_some(thinking.as_str());
+                reasoning_item(&item.id, summary, carried_content(&block))
+            }
+            Open::Call {
+                call_id,
+                tool,
+                json,
+            } => {
+                let (input, streamed, delta_kind, done_kind) = match tool.kind {
+                    ToolKind::Function => (
+                        function_arguments(json),
+                        json.len(),
+                        "response.function_call_arguments.delta",
+                        "response.function_call_arguments.done",
+                    ),
+                    ToolKind::Custom => (
+                        call_input(ToolKind::Custom, json),
+                        0,
+                        "response.custom_tool_call_input.delta",
+                        "response.custom_tool_call_input.done",
+                    ),
+                };
+                // What streamed so far and this add up to the .done text.
+                if let Some(rest) = input.get(streamed..).filter(|r| !r.is_empty()) {
+                    let delta = Event {
+                        delta: Some(owned(rest)),
+                        ..self.item_event(delta_kind, &item)
+                    };
+                    self.emit(out, delta);
+                }
+                let mut done_event = self.item_event(done_kind, &item);
+                match tool.kind {
+                    ToolKind::Function => done_event.arguments = Some(owned(&input)),
+                    ToolKind::Custom => done_event.input = Some(owned(&input)),
+                }
+                self.emit(out, done_event);
+                call_item(&item.id, call_id, tool, &input, true)
+            }
+        };
+        self.item_done(out, item.index, done);
+    }
+
+    fn message_delta(&mut self, event: StreamEvent<'_>) {
+        if let Some(usage) = &event.usage {
+            merge_usage(&mut self.usage, usage);
+        }
+        if let Some(stop) = event.delta.and_then(|d| d.stop_reason).flatten() {
+            self.stop_reason.get_or_insert_with(|| stop.to_string());
+        }
+    }
+
+    /// The terminal event with every finished item.
+    fn message_stop(&mut self, out: &mut Vec<u8>) {
+        self.start(out);
+        self.close_item(out);
+        let mut response = self.response("completed");
+        finish(&mut response, self.stop_reason.as_deref(), &self.usage);
+        response.output = std::mem::take(&mut self.output);
+        let kind = match response.status.as_deref() {
+            Some("incomplete") => "response.incomplete",
+            _ => "response.completed",
+        };
+        let event = Event {
+            response: Some(response),
+            ..Event::new(kind)
+        };
+        self.emit(out, event);
+        self.done = true;
+    }
+
+    /// `response.failed` ends the stream (after created/in_progress, which
+    /// a client needs first).
+    fn fail(&mut self, out: &mut Vec<u8>, failure: StreamFailure, code: &str, message: &str) {
+        if self.done {
+            return;
+        }
+        self.failure = Some(failure);
+        self.start(out);
+        let mut response = self.response("failed");
+        fail(&mut response, code, message);
+        let event = Event {
+            response: Some(response),
+            ..Event::new("response.failed")
+        };
+        self.emit(out, event);
+        self.done = true;
+    }
+}
+
+/// Function arguments as they streamed, the JSON text of the input; a
+/// tool_use with no input streamed gets `{}` (the deltas still add up).
+fn function_arguments(json: &str) -> String {
+    if json.trim().is_empty() {
+        [json, "{}"].concat()
+    } else {
+        json.to_string()
+    }
+}
+
+/// Later usage (message_delta) overrides earlier (message_start) field by field.
+fn merge_usage(into: &mut Usage, from: &Usage) {
+    into.input_tokens = from.input_tokens.or(into.input_tokens);
+    into.cache_creation_input_tokens = from
+        .cache_creation_input_tokens
+        .or(into.cache_creation_input_tokens);
+    into.cache_read_input_tokens = from
+        .cache_read_input_tokens
+        .or(into.cache_read_input_tokens);
+    into.output_tokens = from.output_tokens.or(into.output_tokens);
+}
