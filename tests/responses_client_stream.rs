@@ -6,8 +6,12 @@
 mod common;
 
 use anthropic_openai_bridge::convert::responses_client::reasoning::{carried_block, CarriedBlock};
-use anthropic_openai_bridge::convert::responses_client::response::ResponseContext;
-use anthropic_openai_bridge::convert::responses_client::stream::StreamConverter;
+use anthropic_openai_bridge::convert::responses_client::response::{
+    convert_response, ResponseContext,
+};
+use anthropic_openai_bridge::convert::responses_client::stream::{
+    error_stream, message_as_stream, StreamConverter,
+};
 use anthropic_openai_bridge::convert::responses_client::tools::{ClientTool, ToolKind, ToolTable};
 use anthropic_openai_bridge::report::{StreamFailure, StreamOutcome};
 use common::responses::*;
@@ -505,4 +509,75 @@ fn server_tool_blocks_and_unknown_events_are_skipped() {
     let got = run(&input);
     assert_eq!(got.items.len(), 1);
     assert_eq!(got.text(), "Found it.");
+}
+
+/// Output items with function arguments parsed (the stream passes the
+/// upstream's JSON text on as it came, the whole body compacts it).
+fn comparable(items: &Value) -> Value {
+    let mut items = items.clone();
+    for item in items.as_array_mut().unwrap() {
+        if let Some(arguments) = item.get("arguments").and_then(Value::as_str) {
+            item["arguments"] = serde_json::from_str(arguments).unwrap();
+        }
+    }
+    items
+}
+
+#[test]
+fn a_whole_message_as_a_stream_says_what_the_whole_response_says() {
+    for name in [
+        "anthropic/msg-text.json",
+        "anthropic/msg-tool-use.json",
+        "anthropic/msg-tool-use-parallel.json",
+        "anthropic/msg-thinking-signature.json",
+        "anthropic/msg-redacted-thinking.json",
+        "anthropic/msg-max-tokens-bedrock.json",
+        "anthropic/msg-cache-read.json",
+    ] {
+        let body = fixture(name);
+        let message = serde_json::from_slice(&body).unwrap();
+        let streamed =
+            check_responses_stream(&message_as_stream(message, &ctx(ToolTable::default())));
+        let (whole, _) = convert_response(&body, &ctx(ToolTable::default()));
+        let whole: Value = serde_json::from_slice(&whole).unwrap();
+        assert_eq!(
+            comparable(&streamed.response["output"]),
+            comparable(&whole["output"]),
+            "{name}"
+        );
+        for key in [
+            "id",
+            "status",
+            "model",
+            "usage",
+            "incomplete_details",
+            "created_at",
+        ] {
+            assert_eq!(streamed.response[key], whole[key], "{name}: {key}");
+        }
+    }
+}
+
+#[test]
+fn an_error_stream_is_created_then_failed() {
+    let out = error_stream(
+        &ctx(ToolTable::default()),
+        "rate_limit_exceeded",
+        "Rate limit reached. Please try again in 7s.",
+    );
+    assert_eq!(
+        kinds(&out),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.failed"
+        ]
+    );
+    let got = check_responses_stream(&out);
+    assert_eq!(got.id, "resp_fallback");
+    assert_eq!(got.response["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        got.response["error"]["message"],
+        "Rate limit reached. Please try again in 7s."
+    );
 }

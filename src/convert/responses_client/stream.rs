@@ -18,7 +18,7 @@ use super::response::{
     response_object, Ids, ItemKind, ResponseContext,
 };
 use super::tools::{ClientTool, ToolKind};
-use crate::anthropic::{ContentBlock, StreamEvent, Usage};
+use crate::anthropic::{ContentBlock, Delta, StreamEvent, Usage};
 use crate::convert::error::{upstream_error_from_json, UpstreamError};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
@@ -643,4 +643,123 @@ fn merge_usage(into: &mut Usage, from: &Usage) {
         .cache_read_input_tokens
         .or(into.cache_read_input_tokens);
     into.output_tokens = from.output_tokens.or(into.output_tokens);
+}
+
+/// A whole message written as the event stream a streaming client expects
+/// (a JSON answer to a streaming request): its blocks replayed through the
+/// stream converter as Anthropic events, one delta each.
+pub fn message_as_stream(
+    mut message: crate::anthropic::Message<'_>,
+    ctx: &ResponseContext,
+) -> Vec<u8> {
+    let mut state = EventsToResponses::new(ctx.clone());
+    let mut out = Vec::new();
+    let content = std::mem::take(&mut message.content);
+    let stop_reason = message.stop_reason.take();
+    let usage = message.usage;
+    state.message_start(
+        StreamEvent {
+            message: Some(message),
+            ..anthropic_event("message_start")
+        },
+        &mut out,
+    );
+    for (index, block) in content.into_iter().enumerate() {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        for event in replayed_block(index, block) {
+            match event.kind.as_str() {
+                "content_block_start" => state.block_start(event, &mut out),
+                "content_block_delta" => state.block_delta(event, &mut out),
+                _ => state.block_stop(event, &mut out),
+            }
+        }
+    }
+    state.message_delta(StreamEvent {
+        delta: Some(Delta {
+            stop_reason: Some(stop_reason),
+            ..Delta::default()
+        }),
+        usage: Some(usage),
+        ..anthropic_event("message_delta")
+    });
+    state.message_stop(&mut out);
+    out
+}
+
+/// A stream holding only a failure: `response.created`,
+/// `response.in_progress`, then `response.failed` with `code`.
+pub fn error_stream(ctx: &ResponseContext, code: &str, message: &str) -> Vec<u8> {
+    let mut state = EventsToResponses::new(ctx.clone());
+    let mut out = Vec::new();
+    state.fail(&mut out, StreamFailure::UpstreamError, code, message);
+    out
+}
+
+fn anthropic_event(kind: &'static str) -> StreamEvent<'static> {
+    StreamEvent {
+        kind: CowStr::borrowed(kind),
+        ..StreamEvent::default()
+    }
+}
+
+/// One content block as its start, one delta with all of it, and its stop.
+fn replayed_block(index: u32, block: ContentBlock<'_>) -> Vec<StreamEvent<'_>> {
+    fn delta_event(index: u32, delta: Delta<'_>) -> StreamEvent<'_> {
+        StreamEvent {
+            index: Some(index),
+            delta: Some(delta),
+            ..anthropic_event("content_block_delta")
+        }
+    }
+    let delta = |delta| delta_event(index, delta);
+    let mut events = Vec::with_capacity(4);
+    let mut start = ContentBlock {
+        kind: block.kind.clone(),
+        ..ContentBlock::default()
+    };
+    let mut deltas = Vec::new();
+    match block.kind.as_str() {
+        "text" => {
+            start.text = Some(CowStr::borrowed(""));
+            deltas.push(delta(Delta {
+                kind: Some(CowStr::borrowed("text_delta")),
+                text: block.text,
+                ..Delta::default()
+            }));
+        }
+        "thinking" => {
+            start.thinking = Some(CowStr::borrowed(""));
+            deltas.push(delta(Delta {
+                kind: Some(CowStr::borrowed("thinking_delta")),
+                thinking: block.thinking,
+                ..Delta::default()
+            }));
+            deltas.push(delta(Delta {
+                kind: Some(CowStr::borrowed("signature_delta")),
+                signature: block.signature,
+                ..Delta::default()
+            }));
+        }
+        "tool_use" => {
+            start.id = block.id;
+            start.name = block.name;
+            deltas.push(delta(Delta {
+                kind: Some(CowStr::borrowed("input_json_delta")),
+                partial_json: block.input.map(|input| input.into_text()),
+                ..Delta::default()
+            }));
+        }
+        _ => start = block,
+    }
+    events.push(StreamEvent {
+        index: Some(index),
+        content_block: Some(start),
+        ..anthropic_event("content_block_start")
+    });
+    events.extend(deltas);
+    events.push(StreamEvent {
+        index: Some(index),
+        ..anthropic_event("content_block_stop")
+    });
+    events
 }
