@@ -9,6 +9,7 @@ use anthropic_openai_bridge::convert::error::ClientError;
 use anthropic_openai_bridge::convert::openai_client::request::{BUDGET_HIGH, BUDGET_LOW};
 use anthropic_openai_bridge::convert::responses_client::reasoning::thinking_content;
 use anthropic_openai_bridge::convert::responses_client::request::convert_request;
+use anthropic_openai_bridge::responses::ToolChoice;
 use common::*;
 use serde_json::{json, Value};
 
@@ -332,6 +333,19 @@ fn tool_choice_and_parallel_calls() {
         }
         assert_eq!(convert(request)["tool_choice"], expected, "{choice}");
     }
+}
+
+#[test]
+fn the_tool_choice_and_parallel_calls_are_kept_for_the_response() {
+    let request = json!({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "f"}, "parallel_tool_calls": false});
+    let converted = convert_request(request.to_string().as_bytes(), &config("")).unwrap();
+    assert_eq!(
+        converted.tool_choice,
+        Some(ToolChoice::function("f".into()))
+    );
+    assert!(!converted.parallel_tool_calls);
+    let plain = convert_request(base().to_string().as_bytes(), &config("")).unwrap();
+    assert_eq!((plain.tool_choice, plain.parallel_tool_calls), (None, true));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use anthropic_openai_bridge::convert::responses_client::response::{
     convert_response, custom_input, ResponseContext,
 };
 use anthropic_openai_bridge::convert::responses_client::tools::{ClientTool, ToolKind, ToolTable};
+use anthropic_openai_bridge::responses::ToolChoice;
 use common::responses::item_id_prefix;
 use common::*;
 use serde_json::{json, Value};
@@ -30,6 +31,7 @@ fn ctx(tools: ToolTable) -> ResponseContext {
         created_at: 1_700_000_000,
         fallback_id: "msg_fallback".to_string(),
         tools,
+        ..ResponseContext::default()
     }
 }
 
@@ -137,7 +139,33 @@ fn recorded_messages_lose_nothing() {
         assert_eq!(got["status"], status, "{name}");
         assert_eq!(got["incomplete_details"], reason, "{name}");
         assert_eq!(got["error"], Value::Null);
+        assert_eq!(
+            got["usage"]["input_tokens_details"]["cache_write_tokens"],
+            n("cache_creation_input_tokens")
+        );
+        assert_eq!(
+            (
+                &got["tool_choice"],
+                &got["tools"],
+                &got["parallel_tool_calls"]
+            ),
+            (&json!("auto"), &json!([]), &json!(false))
+        );
     }
+}
+
+#[test]
+fn the_request_tool_choice_and_parallel_calls_are_echoed() {
+    let tools = ToolTable::default();
+    let ctx = ResponseContext {
+        tool_choice: Some(ToolChoice::function("f".into())),
+        parallel_tool_calls: true,
+        ..ctx(tools)
+    };
+    let (body, _) = convert_response(&fixture("anthropic/msg-text.json"), &ctx);
+    let got: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(got["tool_choice"], json!({"type": "function", "name": "f"}));
+    assert_eq!(got["parallel_tool_calls"], true);
 }
 
 fn message(content: Value, stop_reason: &str) -> Value {

@@ -34,6 +34,7 @@ fn ctx(tools: ToolTable) -> ResponseContext {
         created_at: 1_700_000_000,
         fallback_id: "msg_fallback".to_string(),
         tools,
+        ..ResponseContext::default()
     }
 }
 

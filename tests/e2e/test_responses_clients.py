@@ -322,3 +322,45 @@ def test_reply_helpers_build_valid_anthropic_streams():
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
     assert isinstance(reply, Reply)
 
+
+
+# ------------------------------------------- the converter's goldens vs the SDK
+
+GOLDENS = sorted(p.name for p in (REPO / "fixtures/anthropic").glob("*.to-responses.*"))
+
+
+def sdk_event_models():
+    """Event type name -> the openai SDK's pydantic model(s) for it."""
+    import typing
+
+    import pydantic
+    from openai.types import responses
+
+    models = {}
+    for name in dir(responses):
+        model = getattr(responses, name)
+        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel) and name.endswith("Event")):
+            continue
+        field = model.model_fields.get("type")
+        for literal in typing.get_args(field.annotation) if field else ():
+            models.setdefault(literal, []).append(model)
+    return models
+
+
+@pytest.mark.parametrize("name", GOLDENS)
+def test_converter_goldens_validate_against_the_sdk_models(name):
+    """The native converter's golden output (tests/responses_client_*.rs)
+    passes the openai SDK's own models strictly, not only its lenient
+    construction: every event of a stream, or the whole response."""
+    from openai.types.responses import Response
+
+    body = (REPO / "fixtures/anthropic" / name).read_text()
+    if name.endswith(".json"):
+        Response.model_validate(json.loads(body))
+        return
+    models = sdk_event_models()
+    events = [json.loads(block.split("data: ", 1)[1]) for block in body.split("\n\n") if block.strip()]
+    assert events
+    for event in events:
+        (model,) = models[event["type"]]
+        model.model_validate(event)

@@ -22,7 +22,7 @@ use crate::convert::openai_client::request::{
 };
 use crate::responses::{
     ContentPart, CustomToolFormat, Item, ResponsesRequest, TextFormat, Tool as ClientToolDef,
-    ToolChoice as ClientChoice,
+    ToolChoice as ClientChoice, ToolChoiceObject,
 };
 use crate::wire::{CowStr, RawJson, TextOr};
 
@@ -35,6 +35,9 @@ pub struct ConvertedRequest {
     pub model: String,
     /// The client's tools, to restore names, namespaces and custom calls.
     pub tools: ToolTable,
+    /// Echoed in the response object.
+    pub tool_choice: Option<ClientChoice<'static>>,
+    pub parallel_tool_calls: bool,
 }
 
 const NO_STATE: &str = "the bridge keeps no conversation state: send the whole conversation in `input` (with `store: false`) instead of";
@@ -52,6 +55,8 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
         )));
     }
     let stream = request.stream == Some(true);
+    let tool_choice = request.tool_choice.as_ref().map(owned_choice);
+    let parallel_tool_calls = request.parallel_tool_calls != Some(false);
     let tools = ToolTable::new(client_tools(request.tools.as_deref().unwrap_or_default()));
     let messages_request = messages_request(request, &tools, config)?;
     let model = messages_request.model.to_string();
@@ -63,7 +68,23 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
         stream,
         model,
         tools,
+        tool_choice,
+        parallel_tool_calls,
     })
+}
+
+/// The client's `tool_choice`, kept for the response's echo of it.
+fn owned_choice(choice: &ClientChoice<'_>) -> ClientChoice<'static> {
+    let own = |s: &CowStr<'_>| CowStr::from(s.to_string());
+    match choice {
+        ClientChoice::Mode(mode) => ClientChoice::Mode(own(mode)),
+        ClientChoice::Object(object) => ClientChoice::Object(ToolChoiceObject {
+            kind: own(&object.kind),
+            name: object.name.as_ref().map(own),
+            mode: object.mode.as_ref().map(own),
+            tools: object.tools.as_ref().map(|t| t.iter().map(own).collect()),
+        }),
+    }
 }
 
 fn log_dropped_fields(request: &ResponsesRequest<'_>) {

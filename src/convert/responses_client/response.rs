@@ -16,7 +16,7 @@ use crate::convert::openai_client::response::compact_json;
 use crate::report::Tokens;
 use crate::responses::{
     ContentPart, IncompleteDetails, InputTokensDetails, Item, OutputTokensDetails, Response,
-    ResponseError, ResponseUsage,
+    ResponseError, ResponseUsage, ToolChoice,
 };
 use crate::wire::{CowStr, TextOr};
 
@@ -30,6 +30,10 @@ pub struct ResponseContext {
     /// The id base when the upstream's message has no id.
     pub fallback_id: String,
     pub tools: super::tools::ToolTable,
+    /// Echoed in the response object, as OpenAI does (its SDKs require
+    /// them); `tools` is echoed empty rather than copied back whole.
+    pub tool_choice: Option<ToolChoice<'static>>,
+    pub parallel_tool_calls: bool,
 }
 
 /// The longest id base taken from the upstream's message id.
@@ -127,7 +131,7 @@ pub fn responses_usage(usage: &Usage) -> ResponseUsage {
         input_tokens: input,
         input_tokens_details: Some(InputTokensDetails {
             cached_tokens: cache_read,
-            cache_write_tokens: None,
+            cache_write_tokens: Some(usage.cache_creation_input_tokens.unwrap_or(0)),
         }),
         output_tokens: output,
         output_tokens_details: Some(OutputTokensDetails {
@@ -279,6 +283,13 @@ pub fn response_object(
         status: Some(CowStr::borrowed(status)),
         model: owned(if model.is_empty() { &ctx.model } else { model }),
         output,
+        tool_choice: Some(
+            ctx.tool_choice
+                .clone()
+                .unwrap_or(ToolChoice::Mode(CowStr::borrowed("auto"))),
+        ),
+        tools: Some(Vec::new()),
+        parallel_tool_calls: Some(ctx.parallel_tool_calls),
         ..Default::default()
     }
 }
