@@ -440,3 +440,29 @@ fn bad_input_is_a_400_naming_the_item() {
     let error = reject(json!({"model": "m", "input": [{"role": 5}]}));
     assert!(error.message.contains("input[0]"), "{}", error.message);
 }
+
+/// The loop closed: a recorded Anthropic stream, converted (its golden
+/// output), answered by the real Codex CLI, converted back.
+#[test]
+fn codex_sends_a_converted_tool_call_back_as_the_original_tool_use() {
+    let facts = anthropic_stream_facts(&recorded_stream(
+        "anthropic/docs-stream-text-then-tool-use.sse",
+    ));
+    let (id, name, input) = &facts.tools[0];
+    let got = convert(codex_body("converted-tool-round-trip-1"));
+    let messages = got["messages"].as_array().unwrap();
+    let [_, assistant, results] = messages.as_slice() else {
+        panic!("expected user, assistant, user turns")
+    };
+    assert_eq!(
+        assistant["content"],
+        json!([{"type": "text", "text": facts.text},
+               {"type": "tool_use", "id": id, "name": name, "input": serde_json::from_str::<Value>(input).unwrap()}])
+    );
+    assert_eq!(results["content"][0]["type"], "tool_result");
+    assert_eq!(results["content"][0]["tool_use_id"], id.as_str());
+    assert_eq!(
+        results["content"][0]["content"],
+        "unsupported call: get_weather"
+    );
+}

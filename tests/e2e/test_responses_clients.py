@@ -233,7 +233,8 @@ def test_previous_response_id_is_refused(openai_envoy, upstream):
 
 
 def run_codex(envoy, tmp_path, prompt, *flags):
-    """`codex exec` with a throwaway CODEX_HOME whose provider is the bridge."""
+    """`codex exec` with a throwaway CODEX_HOME whose provider is the bridge
+    (or anything with a `url`)."""
     home, work = tmp_path / "codex-home", tmp_path / "work"
     home.mkdir(exist_ok=True)
     work.mkdir(exist_ok=True)
@@ -364,3 +365,41 @@ def test_converter_goldens_validate_against_the_sdk_models(name):
     for event in events:
         (model,) = models[event["type"]]
         model.model_validate(event)
+
+
+def responses_events(stream):
+    """The JSON payloads of a Responses event stream."""
+    blocks = [b for b in stream.decode().split("\n\n") if b.strip()]
+    return [json.loads(b.split("data: ", 1)[1]) for b in blocks]
+
+
+def streamed_text(stream):
+    return "".join(e["delta"] for e in responses_events(stream) if e["type"] == "response.output_text.delta")
+
+
+@needs_codex
+def test_codex_accepts_the_converters_stream(upstream, tmp_path):
+    """Not through the bridge yet: Codex straight on a mock Responses server
+    that answers with the stream converter's golden output for a recorded
+    Anthropic text-then-tool_use stream. Codex must show the text, take the
+    function call from output_item.done (it runs it: an unknown tool gets an
+    "unsupported call" output) and send the call back with its call_id."""
+    first = fixture_bytes("anthropic/docs-stream-text-then-tool-use.to-responses.sse")
+    then = fixture_bytes("anthropic/stream-text-minimal.to-responses.sse")
+    upstream.push(sse_reply(first, piece=64), sse_reply(then, piece=64))
+    done, _ = run_codex(upstream, tmp_path, "Weather?")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert streamed_text(first) in done.stderr  # progress goes to stderr
+    assert done.stdout.strip() == streamed_text(then).strip()  # the final answer to stdout
+
+    (call,) = [e["item"] for e in responses_events(first)
+               if e["type"] == "response.output_item.done" and e["item"]["type"] == "function_call"]
+    first_request, second_request = messages_requests(upstream)
+    assert first_request.path == second_request.path == "/v1/responses"
+    sent = second_request.json["input"]
+    calls = [i for i in sent if i.get("type") == "function_call"]
+    outputs = [i for i in sent if i.get("type") == "function_call_output"]
+    assert [(c["call_id"], c["name"], c["arguments"]) for c in calls] == [
+        (call["call_id"], call["name"], call["arguments"])]
+    assert [o["call_id"] for o in outputs] == [call["call_id"]]
+    assert "unsupported call" in outputs[0]["output"]
