@@ -10,6 +10,7 @@ use anthropic_openai_bridge::convert::openai_client::request::{BUDGET_HIGH, BUDG
 use anthropic_openai_bridge::convert::responses_client::reasoning::thinking_content;
 use anthropic_openai_bridge::convert::responses_client::request::convert_request;
 use anthropic_openai_bridge::responses::ToolChoice;
+use common::responses::check_responses_stream;
 use common::*;
 use serde_json::{json, Value};
 
@@ -465,4 +466,31 @@ fn codex_sends_a_converted_tool_call_back_as_the_original_tool_use() {
         results["content"][0]["content"],
         "unsupported call: get_weather"
     );
+}
+
+/// Reasoning carried through the real Codex CLI: it sends the bridge-made
+/// reasoning item back verbatim, and it becomes the original thinking block
+/// (text and signature) ahead of the tool call.
+#[test]
+fn codex_sends_a_converted_reasoning_item_back_as_the_original_thinking() {
+    let streamed =
+        check_responses_stream(&fixture("responses/bridge-thinking-then-exec-command.sse"));
+    let reasoning = streamed.items_of("reasoning")[0].clone();
+    let got = convert(codex_body("converted-reasoning-round-trip-1"));
+    let messages = got["messages"].as_array().unwrap();
+    let [_, assistant, results] = messages.as_slice() else {
+        panic!("expected user, assistant, user turns")
+    };
+    assert_eq!(
+        assistant["content"],
+        json!([
+            {"type": "thinking", "thinking": reasoning["summary"][0]["text"], "signature": "EqQBCgIYAhIM1gbcDa9GJwZA0dB8GgzpJ5Np"},
+            {"type": "tool_use", "id": "toolu_codex_1", "name": "exec_command", "input": {"cmd": "echo bridge-codex-round-trip-ok"}},
+        ])
+    );
+    assert_eq!(results["content"][0]["tool_use_id"], "toolu_codex_1");
+    assert!(results["content"][0]["content"]
+        .as_str()
+        .unwrap()
+        .ends_with("Output:\nbridge-codex-round-trip-ok\n"));
 }

@@ -582,3 +582,41 @@ fn an_error_stream_is_created_then_failed() {
         "Rate limit reached. Please try again in 7s."
     );
 }
+
+/// A hand-made Anthropic answer in Codex's shape (thinking with a
+/// signature, then an `exec_command` call), converted: the golden output
+/// tests/e2e serves to the real Codex CLI to see what it sends back.
+#[test]
+fn thinking_then_a_shell_call_matches_its_golden_output() {
+    let thinking = block_start(0, json!({"type": "thinking", "thinking": ""}))
+        + &delta(
+            0,
+            json!({"type": "thinking_delta", "thinking": "The user wants the marker; "}),
+        )
+        + &delta(
+            0,
+            json!({"type": "thinking_delta", "thinking": "I will echo it."}),
+        )
+        + &delta(
+            0,
+            json!({"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA0dB8GgzpJ5Np"}),
+        )
+        + &stop(0);
+    let input = [
+        start(),
+        thinking,
+        tool_block(
+            1,
+            "toolu_codex_1",
+            "exec_command",
+            &[r#"{"cmd": "echo "#, r#"bridge-codex-round-trip-ok"}"#],
+        ),
+        end("tool_use", 40),
+    ]
+    .concat();
+    let out = convert_pieces(ctx(ToolTable::default()), [input.as_bytes()]);
+    let got = check_responses_stream(&out);
+    assert_eq!(got.items_of("reasoning").len(), 1);
+    assert_eq!(got.items_of("function_call")[0]["name"], "exec_command");
+    assert_golden("responses/bridge-thinking-then-exec-command.sse", &out);
+}

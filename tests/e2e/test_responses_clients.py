@@ -403,3 +403,26 @@ def test_codex_accepts_the_converters_stream(upstream, tmp_path):
         (call["call_id"], call["name"], call["arguments"])]
     assert [o["call_id"] for o in outputs] == [call["call_id"]]
     assert "unsupported call" in outputs[0]["output"]
+
+
+@needs_codex
+def test_codex_sends_the_converters_reasoning_back(upstream, tmp_path):
+    """Codex straight on a mock Responses server answering with the
+    converter's golden output for thinking then an exec_command call: Codex
+    runs the command and its next request carries the bridge-made reasoning
+    item back with its encrypted_content unchanged."""
+    first = fixture_bytes("responses/bridge-thinking-then-exec-command.sse")
+    then = fixture_bytes("anthropic/stream-text-minimal.to-responses.sse")
+    upstream.push(sse_reply(first, piece=64), sse_reply(then, piece=64))
+    done, _ = run_codex(upstream, tmp_path, "Echo the marker.")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (reasoning,) = [e["item"] for e in responses_events(first)
+                    if e["type"] == "response.output_item.done" and e["item"]["type"] == "reasoning"]
+    _, second_request = messages_requests(upstream)
+    sent = second_request.json["input"]
+    (back,) = [i for i in sent if i.get("type") == "reasoning"]
+    assert back["encrypted_content"] == reasoning["encrypted_content"]
+    assert back["encrypted_content"].startswith("aobt1.")
+    (output,) = [i for i in sent if i.get("type") == "function_call_output"]
+    assert output["call_id"] == "toolu_codex_1"
+    assert MARKER in output["output"]
