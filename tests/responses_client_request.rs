@@ -431,7 +431,7 @@ fn bad_input_is_a_400_naming_the_item() {
     let error = reject(input(json!([{"role": "tool", "content": "x"}])));
     assert!(error
         .message
-        .starts_with("input[0]: unsupported role `tool`"));
+        .starts_with("input[0]: unsupported role \"tool\""));
     let error = reject(input(
         json!([{"type": "function_call_output", "output": "x"}]),
     ));

@@ -620,3 +620,26 @@ fn thinking_then_a_shell_call_matches_its_golden_output() {
     assert_eq!(got.items_of("function_call")[0]["name"], "exec_command");
     assert_golden("responses/bridge-thinking-then-exec-command.sse", &out);
 }
+
+#[test]
+fn an_answer_larger_than_the_bridge_holds_fails_and_nothing_follows() {
+    use anthropic_openai_bridge::convert::responses_client::stream::MAX_HELD_BYTES;
+    let piece = "x".repeat(60_000);
+    let mut input = start() + &block_start(0, json!({"type": "text", "text": ""}));
+    for _ in 0..=MAX_HELD_BYTES / piece.len() {
+        input += &delta(0, json!({"type": "text_delta", "text": piece}));
+    }
+    input += &stop(0);
+    input += &end("end_turn", 5);
+    let mut converter = StreamConverter::new(ctx(ToolTable::default()));
+    let mut out = Vec::new();
+    converter.push(input.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    let got = check_responses_stream(&out);
+    assert_eq!(got.terminal, "response.failed");
+    assert!(got.response["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("larger than"));
+    assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
+}

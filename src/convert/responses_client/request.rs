@@ -15,7 +15,7 @@ use crate::anthropic::{
     Source, Thinking, Tool, ToolChoice,
 };
 use crate::config::Config;
-use crate::convert::error::ClientError;
+use crate::convert::error::{truncate, ClientError};
 use crate::convert::openai_client::request::{
     base64_source, clamp_temperature, data_url_source, empty_object_schema, fit_thinking,
     non_empty_text, push_turn, thinking_budget,
@@ -39,6 +39,9 @@ pub struct ConvertedRequest {
     pub tool_choice: Option<ClientChoice<'static>>,
     pub parallel_tool_calls: bool,
 }
+
+/// The most of a client's own string quoted back in an error message.
+const MAX_NAME_IN_ERROR: usize = 64;
 
 const NO_STATE: &str = "the bridge keeps no conversation state: send the whole conversation in `input` (with `store: false`) instead of";
 
@@ -232,7 +235,7 @@ fn anthropic_tool<'a>(
         "function" => false,
         "custom" => true,
         other => {
-            log::debug!("dropped a `{other}` tool: an Anthropic upstream runs only function tools");
+            log::debug!("dropped a {other:?} tool: an Anthropic upstream runs only function tools");
             return None;
         }
     };
@@ -297,7 +300,7 @@ fn tool_choice<'a>(
             ("function" | "custom", Some(name)) => ("tool", Some(tools.upstream(None, &name))),
             ("allowed_tools", _) if object.mode.as_deref() == Some("required") => ("any", None),
             (other, _) => {
-                log::debug!("tool_choice `{other}` sent as auto");
+                log::debug!("tool_choice {other:?} sent as auto");
                 ("auto", None)
             }
         },
@@ -325,7 +328,7 @@ fn output_format(format: TextFormat<'_>) -> Option<OutputFormat<'_>> {
         }),
         "text" => None,
         other => {
-            log::debug!("dropped text.format `{other}`: only json_schema converts");
+            log::debug!("dropped text.format {other:?}: only json_schema converts");
             None
         }
     }
@@ -364,7 +367,8 @@ fn split_input<'a>(
                 }
                 other => {
                     return Err(ClientError::invalid_request(format!(
-                        "input[{index}]: unsupported role `{other}` (expected user, assistant, system or developer)"
+                        "input[{index}]: unsupported role {:?} (expected user, assistant, system or developer)",
+                        truncate(other, MAX_NAME_IN_ERROR)
                     )))
                 }
             },
@@ -376,7 +380,7 @@ fn split_input<'a>(
             }
             "reasoning" => push_turn(&mut turns, Role::Assistant, thinking_block(item)),
             other => log::debug!(
-                "input[{index}]: skipped a `{other}` item an Anthropic upstream has no form for"
+                "input[{index}]: skipped a {other:?} item an Anthropic upstream has no form for"
             ),
         }
     }
@@ -406,7 +410,8 @@ fn text_blocks<'a>(
             "refusal" => part.refusal,
             other => {
                 return Err(ClientError::invalid_request(format!(
-                    "input[{index}]: a `{other}` part is not allowed here"
+                    "input[{index}]: a {:?} part is not allowed here",
+                    truncate(other, MAX_NAME_IN_ERROR)
                 )))
             }
         };
@@ -431,7 +436,7 @@ fn user_blocks<'a>(
             "input_image" => blocks.push(image_block(part, index)?),
             "input_file" => blocks.push(document_block(part, index)?),
             other => log::debug!(
-                "input[{index}]: skipped a `{other}` part an Anthropic upstream has no form for"
+                "input[{index}]: skipped a {other:?} part an Anthropic upstream has no form for"
             ),
         }
     }

@@ -389,7 +389,7 @@ fn block_item(
             Some(call_item(&id, call_id, &tool, &input, true))
         }
         other => {
-            log::debug!("skipped a `{other}` block: it ran on the upstream's side");
+            log::debug!("skipped a {other:?} block: it ran on the upstream's side");
             None
         }
     }

@@ -26,6 +26,13 @@ use crate::responses::{ContentPart, Item, Response, StreamEvent as Event};
 use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
 use crate::wire::CowStr;
 
+/// Most bytes of the answer held until the terminal event, which repeats
+/// every finished item (Anthropic's largest answers are well under 1 MB).
+pub const MAX_HELD_BYTES: usize = 8 * 1024 * 1024;
+
+/// Counted for each output item besides its text (ids, call ids, names).
+const ITEM_OVERHEAD: usize = 128;
+
 /// Converts one streamed response; feed it the body as it arrives
 /// (`push`, then `finish` at the end of the body).
 pub type StreamConverter = SseConverter<EventsToResponses>;
@@ -136,6 +143,8 @@ pub struct EventsToResponses {
     usage: Usage,
     stop_reason: Option<String>,
     failure: Option<StreamFailure>,
+    /// Bytes of the answer held, counted against `MAX_HELD_BYTES`.
+    held: usize,
 }
 
 fn owned(text: &str) -> CowStr<'static> {
@@ -157,7 +166,23 @@ impl EventsToResponses {
             usage: Usage::default(),
             stop_reason: None,
             failure: None,
+            held: 0,
         }
+    }
+
+    /// Counts `bytes` more held; past the bound the response fails.
+    fn hold(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
+        self.held = self.held.saturating_add(bytes);
+        if self.held <= MAX_HELD_BYTES {
+            return true;
+        }
+        self.fail(
+            out,
+            StreamFailure::Invalid,
+            "server_error",
+            &format!("upstream answer is larger than the {MAX_HELD_BYTES} bytes the bridge holds"),
+        );
+        false
     }
 
     fn on_data(&mut self, data: &str, terminated: bool, out: &mut Vec<u8>) {
@@ -190,12 +215,15 @@ impl EventsToResponses {
                 let code = error_code(error.kind.as_deref().unwrap_or(""), &error.message);
                 self.fail(out, StreamFailure::UpstreamError, code, &error.message);
             }
-            other => log::debug!("ignored stream event `{other}`"),
+            other => log::debug!("ignored stream event {other:?}"),
         }
     }
 
-    /// Writes one event with the next sequence number.
+    /// Writes one event with the next sequence number; nothing once ended.
     fn emit(&mut self, out: &mut Vec<u8>, mut event: Event<'_>) {
+        if self.done {
+            return;
+        }
         event.sequence_number = Some(self.sequence);
         self.sequence += 1;
         write_event(out, &event.kind.0.clone(), &event);
@@ -242,6 +270,9 @@ impl EventsToResponses {
     }
 
     fn open_item(&mut self, out: &mut Vec<u8>, kind: ItemKind, open: Open) {
+        if !self.hold(ITEM_OVERHEAD, out) {
+            return;
+        }
         let n = self.output.len();
         let item = OpenItem {
             id: self.ids.item(kind, n),
@@ -288,7 +319,7 @@ impl EventsToResponses {
             }
             "tool_use" => Block::Tool,
             other => {
-                log::debug!("block `{other}` ran on the upstream's side; not a client tool call");
+                log::debug!("block {other:?} ran on the upstream's side; not a client tool call");
                 Block::Ignored
             }
         };
@@ -320,6 +351,11 @@ impl EventsToResponses {
             }
             Block::Tool => {
                 self.close_item(out);
+                let named = block.id.as_deref().map_or(0, str::len)
+                    + block.name.as_deref().map_or(0, str::len);
+                if !self.hold(named, out) {
+                    return;
+                }
                 let tool = self.ctx.tools.client(block.name.as_deref().unwrap_or(""));
                 let call_id = block
                     .id
@@ -347,6 +383,9 @@ impl EventsToResponses {
     /// at once.
     fn redacted(&mut self, block: &ContentBlock<'_>, out: &mut Vec<u8>) {
         self.close_item(out);
+        if !self.hold(block.data.as_deref().map_or(0, str::len), out) {
+            return;
+        }
         let open = Open::Reasoning {
             thinking: String::new(),
             signature: String::new(),
@@ -379,15 +418,17 @@ impl EventsToResponses {
                 }
             }
             (Block::Thinking, Some("signature_delta")) => {
-                if let (
-                    Some(OpenItem {
+                if let Some(piece) = delta.signature {
+                    if !self.hold(piece.len(), out) {
+                        return;
+                    }
+                    if let Some(OpenItem {
                         open: Open::Reasoning { signature, .. },
                         ..
-                    }),
-                    Some(piece),
-                ) = (self.item.as_mut(), delta.signature)
-                {
-                    signature.push_str(&piece);
+                    }) = self.item.as_mut()
+                    {
+                        signature.push_str(&piece);
+                    }
                 }
             }
             (Block::Tool, Some("input_json_delta")) => {
@@ -395,11 +436,14 @@ impl EventsToResponses {
                     self.input_delta(out, &partial);
                 }
             }
-            (_, kind) => log::debug!("ignored a `{}` delta", kind.unwrap_or("untyped")),
+            (_, kind) => log::debug!("ignored a {:?} delta", kind.unwrap_or("untyped")),
         }
     }
 
     fn text_delta(&mut self, out: &mut Vec<u8>, piece: &str) {
+        if !self.hold(piece.len(), out) {
+            return;
+        }
         let Some(item) = self.item.as_mut() else {
             return;
         };
@@ -424,6 +468,10 @@ impl EventsToResponses {
     }
 
     fn thinking_delta(&mut self, out: &mut Vec<u8>, piece: &str) {
+        // Held twice: the summary text and the thinking the item carries.
+        if !self.hold(piece.len().saturating_mul(2), out) {
+            return;
+        }
         let Some(item) = self.item.as_mut() else {
             return;
         };
@@ -452,6 +500,9 @@ impl EventsToResponses {
     /// Function arguments stream as they come; a custom tool's input is
     /// JSON around the string the client wants, so it is held to the end.
     fn input_delta(&mut self, out: &mut Vec<u8>, partial: &str) {
+        if !self.hold(partial.len(), out) {
+            return;
+        }
         let Some(item) = self.item.as_mut() else {
             return;
         };
