@@ -792,7 +792,10 @@ fn held_bytes_are_bounded() {
     converter.finish(&mut out);
     let got = check_anthropic_stream(&out);
     let (_, message) = got.error.unwrap();
-    assert!(message.contains("interleaved more than"), "{message}");
+    assert!(
+        message.contains("bytes of output items to hold"),
+        "{message}"
+    );
     assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
     assert!(out.len() < 4096, "nothing held was written: {}", out.len());
 }
@@ -849,4 +852,31 @@ fn a_line_over_the_parser_bound_is_an_error() {
     converter.finish(&mut out);
     let got = check_anthropic_stream(&out);
     assert!(got.error.unwrap().1.contains("longer than 64 bytes"));
+}
+
+/// Encrypted reasoning waiting behind an unfinished item counts too.
+#[test]
+fn held_encrypted_content_is_bounded() {
+    let big = "e".repeat(1024 * 1024);
+    let mut events = vec![
+        created(),
+        added(
+            0,
+            json!({"type": "message", "role": "assistant", "content": []}),
+        ),
+    ];
+    for index in 1..=(MAX_HELD_BYTES / big.len() + 1) as u64 {
+        events.push(added(index, reasoning("rs")));
+        events.push(done(
+            index,
+            json!({"type": "reasoning", "summary": [], "encrypted_content": big}),
+        ));
+    }
+    let got = run(&events);
+    let (_, message) = got.error.unwrap();
+    assert!(
+        message.contains("bytes of output items to hold"),
+        "{message}"
+    );
+    assert!(got.blocks.is_empty());
 }

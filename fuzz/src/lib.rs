@@ -155,6 +155,53 @@ pub const ANTHROPIC_REQUEST_FIELDS: &[&str] = &[
     "tool_choice",
 ];
 
+/// Top-level fields a converted OpenAI Responses request may carry.
+pub const RESPONSES_REQUEST_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "reasoning",
+    "text",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "store",
+    "include",
+    "stream",
+];
+
+/// A converted Responses request body: whitelisted top-level fields, a
+/// string model, `store: false`, and an `input` array of typed items that
+/// carry no id (the bridge keeps no state upstream).
+pub fn check_responses_request(body: &[u8]) -> Value {
+    let value = json(body);
+    let Some(object) = value.as_object() else {
+        panic!("converted request is not an object: {value}");
+    };
+    for key in object.keys() {
+        assert!(
+            RESPONSES_REQUEST_FIELDS.contains(&key.as_str()),
+            "field `{key}` is not whitelisted: {value}"
+        );
+    }
+    assert!(value["model"].is_string(), "model is not a string: {value}");
+    assert_eq!(value["store"], false, "{value}");
+    let Some(items) = value["input"].as_array() else {
+        panic!("input is not an array: {value}");
+    };
+    for item in items {
+        assert!(item["type"].is_string(), "untyped item: {value}");
+        assert!(item.get("id").is_none(), "an item id: {value}");
+    }
+    value
+}
+
 /// A converted request body: a JSON object with only whitelisted top-level
 /// fields, a string model and an array of messages.
 pub fn check_request(body: &[u8], allowed: &[&str]) -> Value {

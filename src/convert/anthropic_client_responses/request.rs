@@ -376,8 +376,35 @@ fn mark_error(parts: &mut Vec<ContentPart<'_>>) {
 /// one assistant message, `tool_use` → `function_call`, a thinking block
 /// the bridge made from a `reasoning` item → that item again. Other
 /// thinking (Anthropic's own signatures, or the Chat pair's `aob1.`, which
-/// carries no encrypted reasoning) is dropped.
+/// carries no encrypted reasoning) is dropped, and so is a reasoning item
+/// that nothing follows in its turn: OpenAI rejects a reasoning item
+/// without the output item that followed it.
 fn assistant_items<'a>(
+    content: TextOr<'a, ContentBlock<'a>>,
+    index: usize,
+    tool_names: &ToolNames,
+    out: &mut Vec<Item<'a>>,
+) -> Result<(), ClientError> {
+    let start = out.len();
+    turn_items(content, index, tool_names, out)?;
+    let mut position = start;
+    while position < out.len() {
+        let followed = out
+            .get(position + 1)
+            .is_some_and(|next| next.is("message") || next.is("function_call"));
+        if out.get(position).is_some_and(|item| item.is("reasoning")) && !followed {
+            log::debug!(
+                "messages[{index}]: dropped reasoning that no text or tool call follows in its turn"
+            );
+            out.remove(position);
+        } else {
+            position += 1;
+        }
+    }
+    Ok(())
+}
+
+fn turn_items<'a>(
     content: TextOr<'a, ContentBlock<'a>>,
     index: usize,
     tool_names: &ToolNames,

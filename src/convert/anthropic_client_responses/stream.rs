@@ -36,7 +36,9 @@ use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, Ss
 use crate::wire::{CowStr, RawJson};
 use std::collections::HashMap;
 
-/// Most bytes of deltas held for items waiting behind the open one.
+/// Most bytes held for items not yet closed: deltas waiting behind the
+/// open item, done forms and encrypted reasoning waiting for their block,
+/// item ids and tool names.
 pub const MAX_HELD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Most output items one response may have.
@@ -270,7 +272,7 @@ impl ResponsesToEvents {
             }
             "response.output_text.delta" => self.delta(&event, Kind::Message, out),
             "response.refusal.delta" => {
-                self.refused = true;
+                self.refused |= event.delta.as_ref().is_some_and(|d| !d.is_empty());
                 self.delta(&event, Kind::Message, out);
             }
             "response.reasoning_summary_text.delta" => {
@@ -379,11 +381,15 @@ impl ResponsesToEvents {
             );
             return None;
         }
+        let id = item_id.unwrap_or("");
+        if !self.hold(id.len(), out) {
+            return None;
+        }
         let position = self.items.len();
         if let Some(index) = output_index {
             self.by_output_index.insert(index, position);
         }
-        self.items.push(ItemState::new(kind, item_id.unwrap_or("")));
+        self.items.push(ItemState::new(kind, id));
         Some(position)
     }
 
@@ -404,13 +410,15 @@ impl ResponsesToEvents {
         if state.block == Block::None {
             state.kind = kind;
         }
-        if state.call_id.is_empty() {
+        let before = state.call_id.len() + state.name.len();
+        if state.call_id.is_empty() && state.block == Block::None {
             state.call_id = item.call_id.as_deref().unwrap_or("").to_string();
         }
-        if state.name.is_empty() {
+        if state.name.is_empty() && state.block == Block::None {
             state.name = client_name.unwrap_or_default();
         }
-        Some(position)
+        let added = (state.call_id.len() + state.name.len()).saturating_sub(before);
+        self.hold(added, out).then_some(position)
     }
 
     /// `output_item.done`: what the item's block still needs (its encrypted
@@ -432,7 +440,7 @@ impl ResponsesToEvents {
             .as_deref()
             .filter(|c| !c.is_empty())
             .map(str::to_string);
-        if !state.streamed {
+        if !state.streamed && state.block != Block::Closed {
             state.final_text = match state.kind {
                 Kind::Reasoning => Some(reasoning_text(&item)),
                 Kind::Message => {
@@ -445,7 +453,14 @@ impl ResponsesToEvents {
                 Kind::Other => None,
             };
         }
-        self.advance(out);
+        let Some(state) = self.items.get(position) else {
+            return;
+        };
+        let kept = state.encrypted.as_ref().map_or(0, String::len)
+            + state.final_text.as_ref().map_or(0, String::len);
+        if self.hold(kept, out) {
+            self.advance(out);
+        }
     }
 
     fn reasoning_delta(
@@ -525,18 +540,8 @@ impl ResponsesToEvents {
             return;
         }
         if position != current {
-            self.held_bytes += fragment.len();
             state.held.push_str(fragment);
-            if self.held_bytes > MAX_HELD_BYTES {
-                self.error(
-                    out,
-                    StreamFailure::Invalid,
-                    "api_error",
-                    &format!(
-                        "upstream interleaved more than {MAX_HELD_BYTES} bytes of output items"
-                    ),
-                );
-            }
+            self.hold(fragment.len(), out);
             return;
         }
         self.write(position, fragment, out);
@@ -625,8 +630,14 @@ impl ResponsesToEvents {
         }
         let held = std::mem::take(&mut state.held);
         let streamed = state.streamed;
-        let final_text = state.final_text.take().filter(|_| !streamed);
-        self.held_bytes = self.held_bytes.saturating_sub(held.len());
+        let final_text = state.final_text.take();
+        let released = held.len()
+            + final_text.as_ref().map_or(0, String::len)
+            + state.encrypted.as_ref().map_or(0, String::len)
+            + state.call_id.len()
+            + state.name.len();
+        let final_text = final_text.filter(|_| !streamed);
+        self.held_bytes = self.held_bytes.saturating_sub(released);
         self.write(position, &held, out);
         if let Some(text) = final_text {
             self.write(position, &text, out);
@@ -645,14 +656,17 @@ impl ResponsesToEvents {
         let Some(state) = self.items.get_mut(position) else {
             return;
         };
+        state.call_id = String::new();
+        state.name = String::new();
+        let encrypted = state.encrypted.take();
         let Block::Open(index) = state.block else {
             state.block = Block::Closed;
             return;
         };
         let end = match state.kind {
             Kind::Reasoning => {
-                let signature = match &state.encrypted {
-                    Some(encrypted) => reasoning_signature(encrypted),
+                let signature = match encrypted {
+                    Some(encrypted) => reasoning_signature(&encrypted),
                     None => state.signer.signature(),
                 };
                 Some(Delta {
@@ -682,6 +696,22 @@ impl ResponsesToEvents {
                 ..event("content_block_stop")
             },
         );
+    }
+
+    /// Counts `bytes` more held for items; past `MAX_HELD_BYTES` the stream
+    /// ends in an error (false).
+    fn hold(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
+        self.held_bytes += bytes;
+        if self.held_bytes <= MAX_HELD_BYTES {
+            return true;
+        }
+        self.error(
+            out,
+            StreamFailure::Invalid,
+            "api_error",
+            &format!("upstream sent more than {MAX_HELD_BYTES} bytes of output items to hold"),
+        );
+        false
     }
 
     /// Moves past every done item at the front, closing its block, and
