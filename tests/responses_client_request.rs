@@ -494,3 +494,33 @@ fn codex_sends_a_converted_reasoning_item_back_as_the_original_thinking() {
         .unwrap()
         .ends_with("Output:\nbridge-codex-round-trip-ok\n"));
 }
+
+#[test]
+fn thinking_is_off_when_the_last_tool_call_lost_its_thinking_block() {
+    let carried = thinking_content("Plan.", "c2ln").unwrap();
+    let history = |reasoning: Option<Value>| {
+        let mut items = vec![json!({"role": "user", "content": "go"})];
+        items.extend(reasoning);
+        items.push(
+            json!({"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}),
+        );
+        items.push(json!({"type": "function_call_output", "call_id": "c1", "output": "ok"}));
+        json!({"model": "m", "input": items, "reasoning": {"effort": "low"}})
+    };
+    let kept = convert(history(Some(
+        json!({"type": "reasoning", "summary": [], "encrypted_content": carried}),
+    )));
+    assert_eq!(kept["thinking"]["type"], "enabled");
+    assert_eq!(kept["messages"][1]["content"][0]["type"], "thinking");
+    let lost = convert(history(Some(
+        json!({"type": "reasoning", "summary": [], "encrypted_content": "gAAAAB"}),
+    )));
+    assert!(lost.get("thinking").is_none());
+    let none = convert(history(None));
+    assert!(none.get("thinking").is_none());
+    let plain = convert(
+        json!({"model": "m", "input": [{"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}], "reasoning": {"effort": "low"}}),
+    );
+    assert_eq!(plain["thinking"]["type"], "enabled");
+}

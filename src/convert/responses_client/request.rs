@@ -123,8 +123,9 @@ fn messages_request<'a>(
             .unwrap_or(config.default_max_tokens),
     );
     let effort = request.reasoning.as_ref().and_then(|r| r.effort.as_deref());
-    let thinking =
-        thinking_budget(effort).and_then(|budget| fit_thinking(budget, max_tokens, config));
+    let thinking = thinking_budget(effort)
+        .filter(|_| history_allows_thinking(&messages))
+        .and_then(|budget| fit_thinking(budget, max_tokens, config));
     let max_tokens = thinking.map_or(max_tokens, |(_, max_tokens)| max_tokens);
     let anthropic_tools = anthropic_tools(request.tools.unwrap_or_default(), tools);
     let mut tool_choice = match request.tool_choice {
@@ -178,6 +179,28 @@ fn messages_request<'a>(
         tool_choice,
         ..Default::default()
     })
+}
+
+/// With thinking on, Anthropic rejects a last assistant turn that calls a
+/// tool without starting with its thinking block; a history that lost it
+/// (the client dropped the reasoning item, or the model answered without
+/// thinking) is sent with thinking off instead.
+fn history_allows_thinking(messages: &[InputMessage<'_>]) -> bool {
+    let Some(last) = messages.iter().rev().find(|m| m.role == Role::Assistant) else {
+        return true;
+    };
+    let TextOr::Items(blocks) = &last.content else {
+        return true;
+    };
+    let calls_a_tool = blocks.iter().any(|b| b.is("tool_use"));
+    let starts_thinking = blocks
+        .first()
+        .is_some_and(|b| b.is("thinking") || b.is("redacted_thinking"));
+    if calls_a_tool && !starts_thinking {
+        log::debug!("reasoning effort dropped: the last tool call has no thinking block to replay");
+        return false;
+    }
+    true
 }
 
 /// The function and custom tools a request declares, namespaces opened.
