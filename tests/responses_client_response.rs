@@ -273,3 +273,32 @@ fn a_body_that_is_not_a_message_is_an_openai_error() {
     );
     assert_eq!(body["error"]["type"], "server_error");
 }
+
+#[test]
+fn failures_carry_codes_and_a_known_delay() {
+    use anthropic_openai_bridge::convert::responses_client::response::failure;
+    assert_eq!(
+        failure("rate_limit_error", "Slow down.", Some(12)),
+        (
+            "rate_limit_exceeded",
+            "Slow down. Please try again in 12s.".to_string()
+        )
+    );
+    assert_eq!(
+        failure("rate_limit_error", "Please try again in 3s.", Some(12)),
+        ("rate_limit_exceeded", "Please try again in 3s.".to_string())
+    );
+    assert_eq!(
+        failure("overloaded_error", "Overloaded", Some(5)),
+        ("server_error", "Overloaded".to_string())
+    );
+    assert_eq!(
+        failure(
+            "invalid_request_error",
+            "prompt is too long: 201000 tokens > 200000 maximum",
+            None
+        )
+        .0,
+        "context_length_exceeded"
+    );
+}

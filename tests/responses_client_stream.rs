@@ -643,3 +643,26 @@ fn an_answer_larger_than_the_bridge_holds_fails_and_nothing_follows() {
         .contains("larger than"));
     assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
 }
+
+#[test]
+fn a_rate_limit_says_when_to_try_again_as_codex_reads_it() {
+    let error = event(
+        json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Number of request tokens has exceeded your per-minute rate limit"}}),
+    );
+    let input = start() + &error;
+    let with_delay = ResponseContext {
+        retry_after: Some(7),
+        ..ctx(ToolTable::default())
+    };
+    let got = check_responses_stream(&convert_pieces(with_delay, [input.as_bytes()]));
+    assert_eq!(got.response["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        got.response["error"]["message"],
+        "Number of request tokens has exceeded your per-minute rate limit Please try again in 7s."
+    );
+    let unknown = check_responses_stream(&convert(input.as_bytes()));
+    assert_eq!(
+        unknown.response["error"]["message"],
+        "Number of request tokens has exceeded your per-minute rate limit"
+    );
+}

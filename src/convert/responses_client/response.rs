@@ -34,6 +34,8 @@ pub struct ResponseContext {
     /// them); `tools` is echoed empty rather than copied back whole.
     pub tool_choice: Option<ToolChoice<'static>>,
     pub parallel_tool_calls: bool,
+    /// The upstream's `retry-after` in seconds, when it sent one.
+    pub retry_after: Option<u64>,
 }
 
 /// The longest id base taken from the upstream's message id.
@@ -157,6 +159,24 @@ pub fn error_code(kind: &str, message: &str) -> &'static str {
         "permission_error" => "permission_denied",
         "not_found_error" => "not_found",
         _ => "server_error",
+    }
+}
+
+/// A failure's `code` and `message`. Codex reads a rate limit's delay only
+/// from the message ("try again in 7s"), so a known `retry-after` is added
+/// to it when the upstream's message does not say.
+pub fn failure(kind: &str, message: &str, retry_after: Option<u64>) -> (&'static str, String) {
+    let code = error_code(kind, message);
+    let says_when = message.to_ascii_lowercase().contains("try again in");
+    match retry_after {
+        Some(seconds) if code == "rate_limit_exceeded" && !says_when => {
+            let sep = if message.is_empty() { "" } else { " " };
+            (
+                code,
+                format!("{message}{sep}Please try again in {seconds}s."),
+            )
+        }
+        _ => (code, message.to_string()),
     }
 }
 

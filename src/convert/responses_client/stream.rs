@@ -14,7 +14,7 @@
 //! items are kept for the terminal event's `output`.
 
 use super::response::{
-    call_input, call_item, carried_content, error_code, fail, finish, message_item, reasoning_item,
+    call_input, call_item, carried_content, fail, failure, finish, message_item, reasoning_item,
     response_object, Ids, ItemKind, ResponseContext,
 };
 use super::tools::{ClientTool, ToolKind};
@@ -212,8 +212,9 @@ impl EventsToResponses {
                     message: "upstream reported an error".to_string(),
                     ..Default::default()
                 });
-                let code = error_code(error.kind.as_deref().unwrap_or(""), &error.message);
-                self.fail(out, StreamFailure::UpstreamError, code, &error.message);
+                let kind = error.kind.as_deref().unwrap_or("");
+                let (code, message) = failure(kind, &error.message, self.ctx.retry_after);
+                self.fail(out, StreamFailure::UpstreamError, code, &message);
             }
             other => log::debug!("ignored stream event {other:?}"),
         }
