@@ -25,6 +25,7 @@ pub mod json;
 pub mod openai;
 pub mod pairs;
 pub mod report;
+pub mod responses;
 pub mod sse;
 pub mod wire;
 

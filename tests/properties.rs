@@ -1601,3 +1601,103 @@ fn the_whitelist_checkers_reject_an_unknown_field() {
     check_anthropic_request(&good);
     let _ = Map::<String, Value>::new();
 }
+
+// ------------------------------- Responses clients on an Anthropic upstream
+
+fn responses_ctx() -> anthropic_openai_bridge::convert::responses_client::response::ResponseContext
+{
+    anthropic_openai_bridge::convert::responses_client::response::ResponseContext {
+        model: "claude-prop".to_string(),
+        created_at: 1_700_000_000,
+        fallback_id: "msg_fallback".to_string(),
+        ..Default::default()
+    }
+}
+
+fn to_responses(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+    use anthropic_openai_bridge::convert::responses_client::stream::StreamConverter as ToResponses;
+    let mut converter = ToResponses::new(responses_ctx());
+    let mut out = Vec::new();
+    for piece in pieces(body, sizes) {
+        converter.push(piece, &mut out);
+    }
+    converter.finish(&mut out);
+    assert!(converter.is_done());
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Anthropic upstream streams to a Responses client: chunking and line
+    /// endings change nothing; every output passes the strict Responses
+    /// grammar checker (one terminal, nothing after it, items and parts
+    /// nested and adding up); a complete stream loses nothing.
+    #[test]
+    fn anthropic_streams_convert_to_the_responses_grammar_under_any_chunking(
+        stream in anthropic_stream(),
+        sizes in chunking(),
+        line_ending in 0..3usize,
+    ) {
+        use anthropic_openai_bridge::convert::responses_client::reasoning::{carried_block, CarriedBlock};
+        let body = stream.sse("\n");
+        let whole = to_responses(&body, &[]);
+        prop_assert_eq!(&to_responses(&body, &sizes), &whole, "chunking changed the output");
+        let other = stream.sse(LINE_ENDINGS[line_ending]);
+        prop_assert_eq!(&to_responses(&other, &sizes), &whole, "line endings changed the output");
+        let got = common::responses::try_check_responses_stream(&whole);
+        prop_assert!(got.is_ok(), "{:?}", got.err());
+        let got = got.unwrap();
+        let events = stream.events();
+        let position = |kind: &str| events.iter().position(|e| e["type"] == kind);
+        let failed = match (position("message_stop"), position("error")) {
+            (None, _) => true,
+            (Some(stop), Some(error)) => error < stop,
+            (Some(_), None) => false,
+        };
+        prop_assert_eq!(got.terminal == "response.failed", failed, "{}", got.terminal);
+        if !stream.complete() {
+            return Ok(());
+        }
+        let mut text = String::new();
+        let mut thinking = Vec::new();
+        let mut tools = Vec::new();
+        for block in &stream.blocks {
+            match block {
+                AnthropicBlock::Text(pieces) => text.push_str(&pieces.concat()),
+                AnthropicBlock::Thinking(pieces, signature) => thinking.push((pieces.concat(), signature.clone())),
+                AnthropicBlock::Tool(name, pieces) => tools.push((name.clone(), pieces.concat())),
+                AnthropicBlock::ServerTool(_) => {}
+            }
+        }
+        prop_assert_eq!(got.text(), text);
+        let carried: Vec<(String, String)> = got.items_of("reasoning").iter().map(|item| {
+            match carried_block(item["encrypted_content"].as_str().unwrap_or("")) {
+                Some(CarriedBlock::Thinking { thinking, signature }) => (thinking.to_string(), signature.to_string()),
+                other => panic!("reasoning item without its block: {other:?}"),
+            }
+        }).collect();
+        prop_assert_eq!(carried, thinking);
+        let calls = got.items_of("function_call");
+        prop_assert_eq!(calls.len(), tools.len());
+        for (call, (name, arguments)) in calls.iter().zip(&tools) {
+            prop_assert!(call["call_id"].as_str().unwrap().starts_with("toolu_"));
+            prop_assert_eq!(call["name"].as_str().unwrap(), name.as_str());
+            let got: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+            let sent: Value = serde_json::from_str(arguments).unwrap();
+            prop_assert_eq!(got, sent);
+        }
+        let (terminal, reason) = match stream.stop_reason {
+            "max_tokens" | "model_context_window_exceeded" => ("response.incomplete", json!("max_output_tokens")),
+            "refusal" => ("response.incomplete", json!("content_filter")),
+            _ => ("response.completed", Value::Null),
+        };
+        prop_assert_eq!(got.terminal.as_str(), terminal);
+        prop_assert_eq!(&got.response["incomplete_details"]["reason"], &reason);
+        let (input, cache_read, cache_creation, output) = stream.usage;
+        let usage = &got.response["usage"];
+        prop_assert_eq!(&usage["input_tokens"], &json!(input + cache_read + cache_creation));
+        prop_assert_eq!(&usage["input_tokens_details"]["cached_tokens"], &json!(cache_read));
+        prop_assert_eq!(&usage["output_tokens"], &json!(output));
+    }
+}

@@ -9,6 +9,7 @@
 use anthropic_openai_bridge::config::Config;
 use anthropic_openai_bridge::convert::anthropic_client::response::ResponseContext as AnthropicCtx;
 use anthropic_openai_bridge::convert::openai_client::response::ResponseContext as OpenAiCtx;
+use anthropic_openai_bridge::convert::responses_client::response::ResponseContext as ResponsesClientCtx;
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -109,6 +110,35 @@ pub fn anthropic_ctx() -> AnthropicCtx {
     }
 }
 
+/// Response context of a Responses client; with `tools`, one whose tools
+/// include custom and namespaced ones, so calls exercise the reverse mapping.
+pub fn responses_client_ctx(tools: bool) -> ResponsesClientCtx {
+    use anthropic_openai_bridge::convert::responses_client::tools::{
+        ClientTool, ToolKind, ToolTable,
+    };
+    let tool = |namespace: Option<&str>, name: &str, kind| ClientTool {
+        name: name.to_string(),
+        namespace: namespace.map(str::to_string),
+        kind,
+    };
+    let table = if tools {
+        ToolTable::new([
+            tool(None, "apply_patch", ToolKind::Custom),
+            tool(None, "exec_command", ToolKind::Function),
+            tool(Some("mcp__srv__"), "read.file", ToolKind::Function),
+        ])
+    } else {
+        ToolTable::default()
+    };
+    ResponsesClientCtx {
+        model: "claude-fuzz".to_string(),
+        created_at: 1_700_000_000,
+        fallback_id: "msg_fuzz".to_string(),
+        tools: table,
+        ..ResponsesClientCtx::default()
+    }
+}
+
 pub fn openai_ctx(include_usage: bool) -> OpenAiCtx {
     OpenAiCtx {
         model: "claude-fuzz".to_string(),
@@ -154,6 +184,53 @@ pub const ANTHROPIC_REQUEST_FIELDS: &[&str] = &[
     "tools",
     "tool_choice",
 ];
+
+/// Top-level fields a converted OpenAI Responses request may carry.
+pub const RESPONSES_REQUEST_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "reasoning",
+    "text",
+    "safety_identifier",
+    "prompt_cache_key",
+    "service_tier",
+    "store",
+    "include",
+    "stream",
+];
+
+/// A converted Responses request body: whitelisted top-level fields, a
+/// string model, `store: false`, and an `input` array of typed items that
+/// carry no id (the bridge keeps no state upstream).
+pub fn check_responses_request(body: &[u8]) -> Value {
+    let value = json(body);
+    let Some(object) = value.as_object() else {
+        panic!("converted request is not an object: {value}");
+    };
+    for key in object.keys() {
+        assert!(
+            RESPONSES_REQUEST_FIELDS.contains(&key.as_str()),
+            "field `{key}` is not whitelisted: {value}"
+        );
+    }
+    assert!(value["model"].is_string(), "model is not a string: {value}");
+    assert_eq!(value["store"], false, "{value}");
+    let Some(items) = value["input"].as_array() else {
+        panic!("input is not an array: {value}");
+    };
+    for item in items {
+        assert!(item["type"].is_string(), "untyped item: {value}");
+        assert!(item.get("id").is_none(), "an item id: {value}");
+    }
+    value
+}
 
 /// A converted request body: a JSON object with only whitelisted top-level
 /// fields, a string model and an array of messages.

@@ -2,8 +2,10 @@
 //!
 //! One module per protocol pair, each implementing the contract in `pair`:
 //! `anthropic_client` (DESIGN.md section 4, an Anthropic client on an OpenAI
-//! upstream) and `openai_client` (section 5, an OpenAI client on an
-//! Anthropic upstream), each with one module per phase. Shared by every
+//! upstream), `openai_client` (section 5, an OpenAI client on an Anthropic
+//! upstream), `anthropic_client_responses` (an Anthropic client on an OpenAI
+//! Responses API upstream) and `responses_client` (a Responses API client on
+//! an Anthropic upstream), each with one module per phase. Shared by every
 //! pair, each table defined once: `error` (status ↔ error type per
 //! protocol, error bodies), `headers` (header edits, rate-limit names and
 //! reset formats), `reasons` (stop ↔ finish reasons), `tool_names`,
@@ -42,11 +44,13 @@ pub fn unparsable_event(
 }
 
 pub mod anthropic_client;
+pub mod anthropic_client_responses;
 pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod pair;
 pub mod reasons;
+pub mod responses_client;
 pub mod signature;
 pub mod tool_arguments;
 pub mod tool_names;

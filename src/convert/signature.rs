@@ -6,6 +6,13 @@
 //! it is recognised as bridge-made and restored as `reasoning_content`. Any
 //! other signature belongs to a real Anthropic model and cannot be replayed to
 //! an OpenAI upstream.
+//!
+//! A Responses API upstream returns its reasoning as a `reasoning` item whose
+//! `encrypted_content` must come back in the next request for the model to
+//! keep its chain of thought. That thinking block's signature is `aob2.`
+//! followed by the encrypted content as sent, so the request side can
+//! rebuild the item; neither prefix can begin an Anthropic signature
+//! (base64, no `.`), and each version is recognised only by its own pair.
 
 use crate::digest::{base64url, Fnv64};
 
@@ -36,6 +43,24 @@ pub fn is_bridge_signature(signature: &str) -> bool {
     signature.starts_with(PREFIX)
 }
 
+/// The prefix of a signature carrying a Responses `reasoning` item.
+pub const REASONING_PREFIX: &str = "aob2.";
+
+/// The signature of a thinking block made from a `reasoning` item.
+pub fn reasoning_signature(encrypted_content: &str) -> String {
+    let mut signature = String::with_capacity(REASONING_PREFIX.len() + encrypted_content.len());
+    signature.push_str(REASONING_PREFIX);
+    signature.push_str(encrypted_content);
+    signature
+}
+
+/// The `encrypted_content` a bridge-made reasoning signature carries.
+pub fn reasoning_encrypted_content(signature: &str) -> Option<&str> {
+    signature
+        .strip_prefix(REASONING_PREFIX)
+        .filter(|content| !content.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +79,25 @@ mod tests {
     fn anthropic_signatures_are_not_ours() {
         assert!(!is_bridge_signature("EvMCCkYICxgCKkCHP2cSuEdcJK"));
         assert!(!is_bridge_signature(""));
+        assert_eq!(
+            reasoning_encrypted_content("EvMCCkYICxgCKkCHP2cSuEdcJK"),
+            None
+        );
+    }
+
+    #[test]
+    fn reasoning_signatures_carry_the_encrypted_content_and_only_that() {
+        let signature = reasoning_signature("gAAAAABo_x-1==");
+        assert_eq!(signature, "aob2.gAAAAABo_x-1==");
+        assert_eq!(
+            reasoning_encrypted_content(&signature),
+            Some("gAAAAABo_x-1==")
+        );
+        assert!(
+            !is_bridge_signature(&signature),
+            "not a Chat pair signature"
+        );
+        assert_eq!(reasoning_encrypted_content(&sign("x")), None);
+        assert_eq!(reasoning_encrypted_content("aob2."), None);
     }
 }

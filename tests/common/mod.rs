@@ -2,6 +2,8 @@
 //! Anthropic streaming grammar that also reassembles what a client would see.
 #![allow(dead_code)]
 
+pub mod responses;
+
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -21,23 +23,23 @@ pub fn fixture_json(name: &str) -> Value {
 
 /// A recorded stream as SSE bytes: `.sse` as stored, `.chunks.jsonl` framed
 /// as the fixture format documents (`data:` per line, `event:` for
-/// Anthropic, `[DONE]` for OpenAI).
+/// Anthropic and OpenAI Responses, `[DONE]` for OpenAI Chat).
 pub fn recorded_stream(name: &str) -> Vec<u8> {
     let bytes = fixture(name);
     if !name.ends_with(".chunks.jsonl") {
         return bytes;
     }
     let text = String::from_utf8(bytes).unwrap();
-    let anthropic = name.starts_with("anthropic/");
+    let named = name.starts_with("anthropic/") || name.starts_with("responses/");
     let mut out = String::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        if anthropic {
+        if named {
             let kind: Value = serde_json::from_str(line).unwrap();
             out.push_str(&format!("event: {}\n", kind["type"].as_str().unwrap()));
         }
         out.push_str(&format!("data: {line}\n\n"));
     }
-    if !anthropic {
+    if !named {
         out.push_str("data: [DONE]\n\n");
     }
     out.into_bytes()

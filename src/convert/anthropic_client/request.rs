@@ -67,7 +67,7 @@ pub fn parse_request(body: &[u8]) -> Result<MessagesRequest<'_>, ClientError> {
 }
 
 /// Every tool name the request mentions: tools, `tool_choice`, history.
-fn tool_names_of(request: &MessagesRequest<'_>) -> ToolNames {
+pub(crate) fn tool_names_of(request: &MessagesRequest<'_>) -> ToolNames {
     let tools = request
         .tools
         .iter()
@@ -213,6 +213,15 @@ fn log_dropped_fields(request: &MessagesRequest<'_>) {
 /// `system` string or text blocks → one system message; the blocks are
 /// joined, `cache_control` dropped, Claude Code's billing nonce removed.
 fn system_message<'a>(system: TextOr<'a, ContentBlock<'a>>) -> Option<ChatMessage<'a>> {
+    Some(ChatMessage {
+        role: Some(CowStr::borrowed(role::SYSTEM)),
+        content: Some(TextOr::Text(system_text(system)?)),
+        ..Default::default()
+    })
+}
+
+/// The text of `system`, as `system_message` sends it.
+pub(crate) fn system_text<'a>(system: TextOr<'a, ContentBlock<'a>>) -> Option<CowStr<'a>> {
     let texts: Vec<CowStr<'a>> = match system {
         TextOr::Text(text) => vec![text],
         TextOr::Items(blocks) => blocks
@@ -222,12 +231,7 @@ fn system_message<'a>(system: TextOr<'a, ContentBlock<'a>>) -> Option<ChatMessag
             .collect(),
     };
     let texts: Vec<CowStr<'a>> = texts.into_iter().filter_map(strip_billing_nonce).collect();
-    let text = join(texts)?;
-    Some(ChatMessage {
-        role: Some(CowStr::borrowed(role::SYSTEM)),
-        content: Some(TextOr::Text(text)),
-        ..Default::default()
-    })
+    join(texts)
 }
 
 const BILLING_HEADER: &str = "x-anthropic-billing-header:";
@@ -237,7 +241,7 @@ const BILLING_HEADER: &str = "x-anthropic-billing-header:";
 /// The nonce changes on every request and would defeat the upstream's prefix
 /// prompt cache, so the `cch=` entry is removed; a block left with nothing
 /// but the header name disappears.
-fn strip_billing_nonce(text: CowStr<'_>) -> Option<CowStr<'_>> {
+pub(crate) fn strip_billing_nonce(text: CowStr<'_>) -> Option<CowStr<'_>> {
     if !text.starts_with(BILLING_HEADER) {
         return Some(text);
     }
@@ -269,7 +273,7 @@ fn strip_billing_nonce(text: CowStr<'_>) -> Option<CowStr<'_>> {
 }
 
 /// Joins texts with `BLOCK_SEPARATOR`, borrowing when there is just one.
-fn join(mut texts: Vec<CowStr<'_>>) -> Option<CowStr<'_>> {
+pub(crate) fn join(mut texts: Vec<CowStr<'_>>) -> Option<CowStr<'_>> {
     match texts.len() {
         0 => None,
         1 => texts.pop(),
@@ -404,7 +408,7 @@ fn content_parts<'a>(
     Ok(())
 }
 
-fn missing_source(index: usize, kind: &str) -> ClientError {
+pub(crate) fn missing_source(index: usize, kind: &str) -> ClientError {
     ClientError::invalid_request(format!(
         "messages[{index}]: {kind} block without a `source`"
     ))
@@ -435,11 +439,11 @@ fn image_part<'a>(
     })
 }
 
-fn data_url(media_type: &str, data: &str) -> CowStr<'static> {
+pub(crate) fn data_url(media_type: &str, data: &str) -> CowStr<'static> {
     format!("data:{media_type};base64,{data}").into()
 }
 
-fn unsupported_source(index: usize, block: &str, source: &str) -> ClientError {
+pub(crate) fn unsupported_source(index: usize, block: &str, source: &str) -> ClientError {
     ClientError::invalid_request(format!(
         "messages[{index}]: {block} source type `{source}` is not supported by an OpenAI upstream"
     ))
@@ -603,7 +607,7 @@ fn tool_call<'a>(
     })
 }
 
-fn upstream_name<'a>(name: CowStr<'a>, tool_names: &ToolNames) -> CowStr<'a> {
+pub(crate) fn upstream_name<'a>(name: CowStr<'a>, tool_names: &ToolNames) -> CowStr<'a> {
     match tool_names.upstream(&name) {
         mapped if mapped == name.as_str() => name,
         mapped => mapped.to_string().into(),
@@ -645,7 +649,7 @@ fn chat_tool_choice<'a>(
 
 /// `metadata.user_id` → `user`; ids longer than OpenAI accepts become a
 /// stable digest of themselves (same user, same value).
-fn user_field(user_id: CowStr<'_>) -> CowStr<'_> {
+pub(crate) fn user_field(user_id: CowStr<'_>) -> CowStr<'_> {
     if user_id.len() <= MAX_USER_LEN {
         return user_id;
     }
@@ -653,7 +657,7 @@ fn user_field(user_id: CowStr<'_>) -> CowStr<'_> {
     format!("user-{:016x}", fnv64(user_id.as_bytes())).into()
 }
 
-fn service_tier(tier: &str) -> Option<&'static str> {
+pub(crate) fn service_tier(tier: &str) -> Option<&'static str> {
     match tier {
         "auto" => Some("auto"),
         "standard_only" => Some("default"),
