@@ -13,6 +13,7 @@ use crate::convert::anthropic_client::AnthropicOnOpenAi;
 use crate::convert::headers::path_only;
 use crate::convert::openai_client::OpenAiOnAnthropic;
 use crate::convert::pair::Pair;
+use crate::convert::responses_client::ResponsesOnAnthropic;
 use crate::exchange::Converting;
 
 /// Which conversion, if any, an exchange gets; decided from the request line.
@@ -24,6 +25,8 @@ pub enum Route {
     AnthropicClient,
     /// An OpenAI Chat Completions client on an Anthropic upstream.
     OpenAiClient,
+    /// An OpenAI Responses API client on an Anthropic upstream.
+    ResponsesClient,
 }
 
 /// `(upstream protocol, client path suffix, route)`: the first row whose
@@ -38,6 +41,11 @@ pub const ROUTES: &[(Protocol, &str, Route)] = &[
         Protocol::Anthropic,
         OpenAiOnAnthropic::CLIENT_SUFFIX,
         Route::OpenAiClient,
+    ),
+    (
+        Protocol::Anthropic,
+        ResponsesOnAnthropic::CLIENT_SUFFIX,
+        Route::ResponsesClient,
     ),
 ];
 
@@ -59,6 +67,7 @@ pub fn route_for(upstream: Protocol, method: &str, path: &str) -> Route {
 pub enum Conversion {
     AnthropicClient(Converting<AnthropicOnOpenAi>),
     OpenAiClient(Converting<OpenAiOnAnthropic>),
+    ResponsesClient(Converting<ResponsesOnAnthropic>),
 }
 
 impl Route {
@@ -68,6 +77,7 @@ impl Route {
             Route::Passthrough => None,
             Route::AnthropicClient => Some(Conversion::AnthropicClient(Converting::default())),
             Route::OpenAiClient => Some(Conversion::OpenAiClient(Converting::default())),
+            Route::ResponsesClient => Some(Conversion::ResponsesClient(Converting::default())),
         }
     }
 }
@@ -80,6 +90,7 @@ macro_rules! each_pair {
         match $conversion {
             $crate::pairs::Conversion::AnthropicClient($c) => $body,
             $crate::pairs::Conversion::OpenAiClient($c) => $body,
+            $crate::pairs::Conversion::ResponsesClient($c) => $body,
         }
     };
 }
@@ -110,12 +121,17 @@ mod tests {
                     OpenAiOnAnthropic::CLIENT_SUFFIX,
                     OpenAiOnAnthropic::DIRECTION,
                 ),
+                Some(Conversion::ResponsesClient(_)) => (
+                    ResponsesOnAnthropic::CLIENT_SUFFIX,
+                    ResponsesOnAnthropic::DIRECTION,
+                ),
                 None => panic!("{suffix} routes to a passthrough"),
             };
             assert_eq!(pair_suffix, *suffix);
             let expected = match route {
                 Route::AnthropicClient => Direction::AnthropicClient,
                 Route::OpenAiClient => Direction::OpenAiClient,
+                Route::ResponsesClient => Direction::ResponsesClient,
                 Route::Passthrough => unreachable!(),
             };
             assert_eq!(direction, expected);

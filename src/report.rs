@@ -61,6 +61,8 @@ pub enum Direction {
     AnthropicClient,
     /// An OpenAI client on an Anthropic upstream.
     OpenAiClient,
+    /// An OpenAI Responses API client on an Anthropic upstream.
+    ResponsesClient,
 }
 
 impl Direction {
@@ -68,6 +70,7 @@ impl Direction {
         match self {
             Direction::AnthropicClient => "anthropic_client",
             Direction::OpenAiClient => "openai_client",
+            Direction::ResponsesClient => "responses_client",
         }
     }
 }
