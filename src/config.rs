@@ -84,6 +84,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "33554432",
         "larger request bodies get a 413 in the client's format",
     ),
+    (
+        "prompt_caching",
+        "`true`",
+        "OpenAI clients on an Anthropic upstream get `cache_control` breakpoints (last tool, system, last two user turns); `false` sends none",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +102,7 @@ pub struct Config {
     pub max_tokens_limit: Option<u64>,
     pub upstream_auth: UpstreamAuth,
     pub max_request_bytes: u64,
+    pub prompt_caching: bool,
 }
 
 /// A configuration error, naming the field.
@@ -174,6 +180,7 @@ impl Config {
             take::<UpstreamAuth>(&mut object, "upstream_auth")?.unwrap_or(UpstreamAuth::XApiKey);
         let max_request_bytes =
             positive(&mut object, "max_request_bytes")?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+        let prompt_caching = take::<bool>(&mut object, "prompt_caching")?.unwrap_or(true);
         Ok(Config {
             upstream_protocol,
             upstream_path,
@@ -184,6 +191,7 @@ impl Config {
             max_tokens_limit,
             upstream_auth,
             max_request_bytes,
+            prompt_caching,
         })
     }
 
@@ -303,6 +311,7 @@ mod tests {
         let config = parse(r#"{"upstream_protocol":"openai"}"#).unwrap();
         assert_eq!(config.upstream_protocol, Protocol::Openai);
         assert_eq!(config.default_max_tokens, 4096);
+        assert!(config.prompt_caching);
         assert_eq!(config.anthropic_version, "2023-06-01");
         assert_eq!(config.max_tokens_field, MaxTokensField::MaxCompletionTokens);
         assert_eq!(config.upstream_auth, UpstreamAuth::XApiKey);
@@ -386,6 +395,10 @@ mod tests {
             (
                 r#"{"upstream_protocol":"openai","max_request_bytes":0}"#,
                 "max_request_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"anthropic","prompt_caching":"off"}"#,
+                "prompt_caching",
             ),
         ];
         for (json, field) in cases {

@@ -978,13 +978,17 @@ fn check_anthropic_request(request: &Value) {
         None | Some(Value::String(_)) => {}
         Some(blocks) => {
             for block in blocks.as_array().expect("system string or blocks") {
-                keys_within(block, &["type", "text"], "system block");
+                keys_within(block, &["type", "text", "cache_control"], "system block");
                 assert_eq!(block["type"], "text");
             }
         }
     }
     for tool in request["tools"].as_array().into_iter().flatten() {
-        keys_within(tool, &["name", "description", "input_schema"], "tool");
+        keys_within(
+            tool,
+            &["name", "description", "input_schema", "cache_control"],
+            "tool",
+        );
         assert!(tool["input_schema"].is_object());
     }
     if let Some(choice) = request.get("tool_choice") {
@@ -1003,6 +1007,7 @@ fn check_anthropic_request(request: &Value) {
             );
         }
     }
+    check_breakpoints(request);
     let messages = request["messages"].as_array().expect("messages array");
     let mut last_role = "";
     for message in messages {
@@ -1023,18 +1028,53 @@ fn check_anthropic_request(request: &Value) {
     }
 }
 
+/// Prompt-cache breakpoints: at most 4, each `{"type":"ephemeral"}`, only
+/// on tools, system blocks and the blocks of user turns (the block checks
+/// allow the field nowhere else).
+fn check_breakpoints(request: &Value) {
+    fn collect<'v>(value: &'v Value, found: &mut Vec<&'v Value>) {
+        match value {
+            Value::Object(map) => {
+                found.extend(map.get("cache_control"));
+                map.values().for_each(|v| collect(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for key in ["tools", "system", "messages"] {
+        if let Some(value) = request.get(key) {
+            collect(value, &mut found);
+        }
+    }
+    assert!(found.len() <= 4, "{} breakpoints", found.len());
+    for mark in found {
+        assert_eq!(mark, &serde_json::json!({"type": "ephemeral"}));
+    }
+}
+
+/// A block's allowed keys, plus `cache_control` in a user turn.
+fn block_keys(role: &str, keys: &[&'static str]) -> Vec<&'static str> {
+    let mut keys = keys.to_vec();
+    if role == "user" {
+        keys.push("cache_control");
+    }
+    keys
+}
+
 fn check_anthropic_block(block: &Value, role: &str) {
     let kind = block["type"].as_str().expect("block type");
     match (role, kind) {
         (_, "text") => {
-            keys_within(block, &["type", "text"], "text block");
+            keys_within(block, &block_keys(role, &["type", "text"]), "text block");
             assert!(
                 !block["text"].as_str().unwrap().is_empty(),
                 "empty text block"
             );
         }
         ("user", "image") | ("user", "document") => {
-            keys_within(block, &["type", "source", "title"], kind);
+            keys_within(block, &block_keys(role, &["type", "source", "title"]), kind);
             let source = &block["source"];
             match source["type"].as_str().unwrap() {
                 "base64" => keys_within(source, &["type", "media_type", "data"], "source"),
@@ -1043,7 +1083,11 @@ fn check_anthropic_block(block: &Value, role: &str) {
             }
         }
         ("user", "tool_result") => {
-            keys_within(block, &["type", "tool_use_id", "content", "is_error"], kind);
+            keys_within(
+                block,
+                &block_keys(role, &["type", "tool_use_id", "content", "is_error"]),
+                kind,
+            );
             if let Some(content) = block["content"].as_array() {
                 for inner in content {
                     check_anthropic_block(inner, "tool_result");

@@ -47,6 +47,7 @@ fn every_documented_key_is_accepted_and_nothing_else_is() {
             "anthropic_version" => "\"2023-06-01\"",
             "max_tokens_field" => "\"max_tokens\"",
             "upstream_auth" => "\"bearer\"",
+            "prompt_caching" => "false",
             _ => "1",
         };
         let json = format!(r#"{{"upstream_protocol":"openai","{key}":{value}}}"#);

@@ -18,10 +18,14 @@ fn config(extra: &str) -> Config {
     Config::from_json(format!(r#"{{"upstream_protocol":"anthropic"{extra}}}"#).as_bytes()).unwrap()
 }
 
+/// Rule tests see the conversion without prompt-cache breakpoints, which
+/// `tests/prompt_caching.rs` and the goldens cover.
 fn convert(request: Value) -> Value {
-    let converted = convert_request(request.to_string().as_bytes(), &config("")).unwrap();
+    let converted = convert_request(request.to_string().as_bytes(), &config(NO_CACHE)).unwrap();
     serde_json::from_slice(&converted.body).unwrap()
 }
+
+const NO_CACHE: &str = r#","prompt_caching":false"#;
 
 fn reject(request: Value) -> ClientError {
     convert_request(request.to_string().as_bytes(), &config("")).unwrap_err()

@@ -49,6 +49,7 @@ pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod pair;
+pub mod prompt_cache;
 pub mod reasons;
 pub mod responses_client;
 pub mod signature;

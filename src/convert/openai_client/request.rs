@@ -53,7 +53,10 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
             .as_ref()
             .and_then(|o| o.include_usage)
             == Some(true);
-    let messages_request = messages_request(request, config)?;
+    let mut messages_request = messages_request(request, config)?;
+    if config.prompt_caching {
+        crate::convert::prompt_cache::place_breakpoints(&mut messages_request);
+    }
     let model = messages_request.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
     crate::json::write(&mut out, &messages_request)
@@ -219,6 +222,7 @@ fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {
         name: function.name,
         description: function.description,
         input_schema: Some(function.parameters.unwrap_or_else(|| empty_object_schema())),
+        cache_control: None,
     })
 }
 

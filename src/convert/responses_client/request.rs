@@ -61,7 +61,10 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     let tool_choice = request.tool_choice.as_ref().map(owned_choice);
     let parallel_tool_calls = request.parallel_tool_calls != Some(false);
     let tools = ToolTable::new(client_tools(request.tools.as_deref().unwrap_or_default()));
-    let messages_request = messages_request(request, &tools, config)?;
+    let mut messages_request = messages_request(request, &tools, config)?;
+    if config.prompt_caching {
+        crate::convert::prompt_cache::place_breakpoints(&mut messages_request);
+    }
     let model = messages_request.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
     crate::json::write(&mut out, &messages_request)
@@ -280,6 +283,7 @@ fn anthropic_tool<'a>(
         name: CowStr::from(upstream),
         description,
         input_schema: Some(input_schema),
+        cache_control: None,
     })
 }
 
