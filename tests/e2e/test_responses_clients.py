@@ -7,10 +7,6 @@ unknown shapes) and the real Codex CLI (pinned in tests/codex, `codex exec`).
 A `POST …/v1/responses` must reach the upstream as `POST …/v1/messages`
 (issue 14). Upstream answers are recorded Anthropic payloads from
 fixtures/anthropic/, or Anthropic streams built here for Codex's own tools.
-
-The pair is not wired into the bridge yet: every test here is an expected
-failure (strict, so the first one that passes must lose its mark),
-except the check of this file's own stream builder.
 """
 
 import json
@@ -28,8 +24,6 @@ CODEX = Path(os.environ.get("CODEX_BIN", REPO / "tests/codex/node_modules/.bin/c
 MODEL = "claude-sonnet-4-5"
 API_KEY = "sk-ant-test"
 MARKER = "bridge-codex-round-trip-ok"
-
-NOT_WIRED = pytest.mark.xfail(strict=True, reason="pair not wired yet (issue 14)")
 
 needs_codex = pytest.mark.skipif(
     not CODEX.exists() and not os.environ.get("REQUIRE_CODEX"),
@@ -108,7 +102,6 @@ def texts(content):
     return [block["text"] for block in content]
 
 
-@NOT_WIRED
 def test_create_text(openai_envoy, upstream):
     message = fixture_json("anthropic/msg-text.json")
     upstream.push(json_reply(message))
@@ -133,7 +126,6 @@ def test_create_text(openai_envoy, upstream):
     assert response.usage.total_tokens == usage["input_tokens"] + usage["output_tokens"]
 
 
-@NOT_WIRED
 def test_stream_text(openai_envoy, upstream):
     stream = fixture_bytes("anthropic/stream-text-minimal.sse")
     upstream.push(sse_reply(stream, piece=17))
@@ -151,7 +143,6 @@ def test_stream_text(openai_envoy, upstream):
     assert final.usage.total_tokens == final.usage.input_tokens + final.usage.output_tokens
 
 
-@NOT_WIRED
 def test_function_call_round_trip(openai_envoy, upstream):
     message = fixture_json("anthropic/msg-tool-use.json")
     uses = [b for b in message["content"] if b["type"] == "tool_use"]
@@ -183,7 +174,6 @@ def test_function_call_round_trip(openai_envoy, upstream):
         ("tool_result", use["id"], [f"result {n}"]) for n, use in enumerate(uses)]
 
 
-@NOT_WIRED
 def test_stream_reasoning_round_trip(openai_envoy, upstream):
     stream = fixture_bytes("anthropic/stream-thinking-signature.sse")
     upstream.push(sse_reply(stream, piece=23))
@@ -211,7 +201,6 @@ def test_stream_reasoning_round_trip(openai_envoy, upstream):
     assert assistant["content"][0]["thinking"] == thought
 
 
-@NOT_WIRED
 def test_rate_limit_error(openai_envoy, upstream):
     error = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
     upstream.push(json_reply(error, status=429, headers=[("retry-after", "7")]))
@@ -221,7 +210,6 @@ def test_rate_limit_error(openai_envoy, upstream):
     assert raised.value.body["message"] == "Slow down"
 
 
-@NOT_WIRED
 def test_previous_response_id_is_refused(openai_envoy, upstream):
     with pytest.raises(openai.BadRequestError) as raised:
         client_for(openai_envoy).responses.create(model=MODEL, input="hi", previous_response_id="resp_1")
@@ -255,7 +243,6 @@ def run_codex(envoy, tmp_path, prompt, *flags):
     return done, work
 
 
-@NOT_WIRED
 @needs_codex
 def test_codex_plain_answer(openai_envoy, upstream, tmp_path):
     answer = "The bridge carried this answer from an Anthropic upstream."
@@ -272,9 +259,12 @@ def test_codex_plain_answer(openai_envoy, upstream, tmp_path):
     assert body["stream"] is True
     assert "exec_command" in {t["name"] for t in body["tools"]}
     assert "Say hello." in json.dumps(body["messages"][-1])
+    # Prompt caching: the last tool, the system prompt and the user turn.
+    assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
-@NOT_WIRED
 @needs_codex
 def test_codex_shell_round_trip(openai_envoy, upstream, tmp_path):
     """The upstream asks for a shell command; Codex runs it and sends its output back."""
@@ -296,7 +286,6 @@ def test_codex_shell_round_trip(openai_envoy, upstream, tmp_path):
     assert MARKER in json.dumps(result["content"])
 
 
-@NOT_WIRED
 @needs_codex
 def test_codex_file_edit_lands_on_disk(openai_envoy, upstream, tmp_path):
     """Codex 0.171 with a model outside its catalogue offers no apply_patch
