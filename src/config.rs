@@ -32,9 +32,29 @@ pub enum UpstreamAuth {
     Bearer,
 }
 
+/// How an Anthropic client's `/v1/messages/count_tokens` is answered on an
+/// OpenAI upstream, which has no such endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CountTokens {
+    /// A local estimate; nothing is sent upstream.
+    Estimate,
+    /// A one-token completion upstream, whose `prompt_tokens` is exact.
+    Upstream,
+    /// Forwarded untouched.
+    Passthrough,
+}
+
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub const DEFAULT_ANTHROPIC_VERSION: &str = "2023-06-01";
 pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 32 * 1024 * 1024;
+/// 16 MiB: a stream converter normally holds a few KiB; this leaves room for
+/// one very large event or tool call while keeping a worker's wasm memory
+/// (which never shrinks) hundreds of MiB below what V8 allows.
+pub const DEFAULT_MAX_HELD_BYTES: u64 = 16 * 1024 * 1024;
+/// 16 MiB: a buffered answer is read into wasm memory and converted whole
+/// (about three copies at once); real completions are far smaller.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Every configuration key, with its meaning; the README's reference table is
 /// checked against this list by a test so the two cannot drift.
@@ -85,6 +105,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "larger request bodies get a 413 in the client's format",
     ),
     (
+        "max_response_bytes",
+        "16777216",
+        "larger non-streamed upstream answers get a 502 in the client's format",
+    ),
+    (
+        "max_held_bytes",
+        "16777216",
+        "bytes a stream conversion may hold across events; more ends the stream with an error",
+    ),
+    (
+        "count_tokens",
+        "`\"estimate\"`",
+        "Anthropic clients' `/v1/messages/count_tokens` on an OpenAI upstream: `\"estimate\"` (local), `\"upstream\"` (a 1-token completion) or `\"passthrough\"`",
+    ),
+    (
         "prompt_caching",
         "`true`",
         "OpenAI clients on an Anthropic upstream get `cache_control` breakpoints (last tool, system, last two user turns); `false` sends none",
@@ -102,6 +137,9 @@ pub struct Config {
     pub max_tokens_limit: Option<u64>,
     pub upstream_auth: UpstreamAuth,
     pub max_request_bytes: u64,
+    pub max_response_bytes: u64,
+    pub max_held_bytes: usize,
+    pub count_tokens: CountTokens,
     pub prompt_caching: bool,
 }
 
@@ -180,6 +218,14 @@ impl Config {
             take::<UpstreamAuth>(&mut object, "upstream_auth")?.unwrap_or(UpstreamAuth::XApiKey);
         let max_request_bytes =
             positive(&mut object, "max_request_bytes")?.unwrap_or(DEFAULT_MAX_REQUEST_BYTES);
+        let max_response_bytes =
+            positive(&mut object, "max_response_bytes")?.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        let max_held_bytes = positive(&mut object, "max_held_bytes")?
+            .unwrap_or(DEFAULT_MAX_HELD_BYTES)
+            .try_into()
+            .unwrap_or(usize::MAX);
+        let count_tokens =
+            take::<CountTokens>(&mut object, "count_tokens")?.unwrap_or(CountTokens::Estimate);
         let prompt_caching = take::<bool>(&mut object, "prompt_caching")?.unwrap_or(true);
         Ok(Config {
             upstream_protocol,
@@ -191,6 +237,9 @@ impl Config {
             max_tokens_limit,
             upstream_auth,
             max_request_bytes,
+            max_response_bytes,
+            max_held_bytes,
+            count_tokens,
             prompt_caching,
         })
     }
@@ -316,8 +365,11 @@ mod tests {
         assert_eq!(config.max_tokens_field, MaxTokensField::MaxCompletionTokens);
         assert_eq!(config.upstream_auth, UpstreamAuth::XApiKey);
         assert_eq!(config.max_request_bytes, 33_554_432);
+        assert_eq!(config.max_response_bytes, 16_777_216);
+        assert_eq!(config.max_held_bytes, 16_777_216);
         assert_eq!(config.max_tokens_limit, None);
         assert_eq!(config.upstream_path, None);
+        assert_eq!(config.count_tokens, CountTokens::Estimate);
     }
 
     #[test]
@@ -326,7 +378,9 @@ mod tests {
             r#"{"upstream_protocol":"anthropic","upstream_path":"/anthropic/v1/messages",
                 "model_map":{"gpt-4o":"claude-sonnet-4-5"},"default_max_tokens":1000,
                 "anthropic_version":"2024-01-01","max_tokens_field":"max_tokens",
-                "max_tokens_limit":8192,"upstream_auth":"bearer","max_request_bytes":1024}"#,
+                "max_tokens_limit":8192,"upstream_auth":"bearer","max_request_bytes":1024,
+                "max_response_bytes":2048,"max_held_bytes":4096,
+                "count_tokens":"upstream"}"#,
         )
         .unwrap();
         assert_eq!(config.upstream_protocol, Protocol::Anthropic);
@@ -341,6 +395,9 @@ mod tests {
         assert_eq!(config.max_tokens_limit, Some(8192));
         assert_eq!(config.upstream_auth, UpstreamAuth::Bearer);
         assert_eq!(config.max_request_bytes, 1024);
+        assert_eq!(config.max_response_bytes, 2048);
+        assert_eq!(config.max_held_bytes, 4096);
+        assert_eq!(config.count_tokens, CountTokens::Upstream);
     }
 
     #[test]
@@ -395,6 +452,18 @@ mod tests {
             (
                 r#"{"upstream_protocol":"openai","max_request_bytes":0}"#,
                 "max_request_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"openai","max_response_bytes":0}"#,
+                "max_response_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"openai","max_held_bytes":-5}"#,
+                "max_held_bytes",
+            ),
+            (
+                r#"{"upstream_protocol":"openai","count_tokens":"exact"}"#,
+                "count_tokens",
             ),
             (
                 r#"{"upstream_protocol":"anthropic","prompt_caching":"off"}"#,

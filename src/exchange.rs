@@ -59,6 +59,9 @@ pub enum BodyMode {
     Buffer,
     /// Converted chunk by chunk.
     Stream,
+    /// The converted stream has ended (its last event is written): what
+    /// the upstream still sends is dropped unread.
+    Drop,
 }
 
 /// What the response headers of a converted request say about its body.
@@ -99,8 +102,13 @@ pub enum Plan {
     },
 }
 
-const JSON: &str = "application/json";
-const EVENT_STREAM: &str = "text/event-stream";
+/// What both real APIs send with JSON bodies (answers and errors alike).
+pub const JSON: &str = "application/json";
+/// What both real APIs send with streams: without the charset, clients that
+/// honour HTTP charsets decode the UTF-8 events as ISO-8859-1.
+pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+/// The media type an upstream stream is recognised by.
+const EVENT_STREAM_TYPE: &str = "text/event-stream";
 
 /// Classifies an upstream's answer. The rows, in order: no body; a body
 /// the bridge cannot decode (it removes `accept-encoding` and has no
@@ -146,7 +154,7 @@ pub fn classify(answer: &Answer<'_>) -> Plan {
             unreadable: false,
         };
     }
-    let is_sse = answer.content_type.starts_with(EVENT_STREAM);
+    let is_sse = answer.content_type.starts_with(EVENT_STREAM_TYPE);
     let is_json = answer.content_type.is_empty() || answer.content_type.contains("json");
     match (answer.stream_requested, is_sse, is_json) {
         (true, true, _) => Plan::Stream,
@@ -176,6 +184,32 @@ enum Response<H> {
         unreadable: bool,
     },
     Stream(Box<SseConverter<H>>),
+    /// A buffered answer grew past `max_response_bytes` after its headers
+    /// went out: its bytes are dropped and the body becomes an error.
+    Oversized {
+        status: u16,
+        stream: bool,
+    },
+}
+
+/// The error message for an answer over `max_response_bytes`.
+fn oversized_message(limit: u64, length: Option<u64>) -> String {
+    match length {
+        Some(n) => format!(
+            "upstream answer of {n} bytes is larger than the bridge converts (max_response_bytes: {limit})"
+        ),
+        None => format!(
+            "upstream answer is larger than the bridge converts (max_response_bytes: {limit})"
+        ),
+    }
+}
+
+/// What becomes of a request body.
+enum RequestBody {
+    /// The converted body goes upstream; it asks for this model.
+    Upstream { body: Vec<u8>, model: String },
+    /// The pair answers the client with this 200 JSON body itself.
+    Answer(Vec<u8>),
 }
 
 /// One exchange converted by the pair `P`: everything that depends on the
@@ -220,17 +254,24 @@ impl<P: Pair> Converting<P> {
         P::error_body(status, message, None)
     }
 
-    /// The converted body and the model sent upstream.
+    /// The converted body and the model sent upstream, or the pair's own
+    /// answer.
     fn on_request_body(
         &mut self,
         body: &[u8],
         config: &Config,
         fallback_id: &str,
-    ) -> Result<(Vec<u8>, String), ClientError> {
+    ) -> Result<RequestBody, ClientError> {
+        if let Some(answer) = P::local_answer(body, config) {
+            return answer.map(RequestBody::Answer);
+        }
         let converted = P::convert_request(body, config, fallback_id)?;
         self.stream_requested = converted.stream;
         self.context = Some(converted.context);
-        Ok((converted.body, converted.model))
+        Ok(RequestBody::Upstream {
+            body: converted.body,
+            model: converted.model,
+        })
     }
 
     /// Classifies the answer, remembers how its body is handled, and
@@ -241,6 +282,7 @@ impl<P: Pair> Converting<P> {
         status: u16,
         end_of_stream: bool,
         now_seconds: u64,
+        config: &Config,
     ) -> (Plan, Vec<HeaderEdit>) {
         if let Some(context) = self.context.as_mut() {
             P::response_started(context, now_seconds);
@@ -262,9 +304,10 @@ impl<P: Pair> Converting<P> {
         });
         self.response = match (&plan, self.context.as_ref()) {
             (Plan::Reply { .. }, _) => return (plan, Vec::new()),
-            (Plan::Stream, Some(context)) => {
-                Response::Stream(Box::new(P::stream_converter(context)))
-            }
+            (Plan::Stream, Some(context)) => Response::Stream(Box::new(P::stream_converter(
+                context,
+                config.max_held_bytes,
+            ))),
             (Plan::Stream, None) => Response::Passthrough,
             (Plan::CompletionAsStream, _) => Response::CompletionAsStream,
             (Plan::Completion, _) => Response::Completion,
@@ -297,15 +340,40 @@ impl<P: Pair> Converting<P> {
     }
 
     fn body_mode(&self) -> BodyMode {
-        match self.response {
+        match &self.response {
             Response::Passthrough => BodyMode::Passthrough,
+            Response::Stream(converter) if converter.is_done() => BodyMode::Drop,
             Response::Stream(_) => BodyMode::Stream,
             _ => BodyMode::Buffer,
         }
     }
 
+    /// The status a buffered answer over `max_response_bytes` gets: an
+    /// error keeps its own, a success becomes 502. `None` when the body is
+    /// not buffered.
+    fn buffered_error_status(&self) -> Option<u16> {
+        match &self.response {
+            Response::Error { status, .. } | Response::Oversized { status, .. } => Some(*status),
+            Response::Completion | Response::CompletionAsStream => Some(502),
+            _ => None,
+        }
+    }
+
+    fn is_oversized(&self) -> bool {
+        matches!(self.response, Response::Oversized { .. })
+    }
+
+    /// Marks a buffered answer as over the limit; its error status, or
+    /// `None` when the body is not buffered.
+    fn make_oversized(&mut self) -> Option<u16> {
+        let status = self.buffered_error_status()?;
+        let stream = matches!(self.response, Response::CompletionAsStream);
+        self.response = Response::Oversized { status, stream };
+        Some(status)
+    }
+
     /// A buffered response, whole: its converted body and usage.
-    fn on_buffered_response(&self, body: &[u8]) -> (Vec<u8>, Option<Tokens>) {
+    fn on_buffered_response(&self, body: &[u8], config: &Config) -> (Vec<u8>, Option<Tokens>) {
         match (&self.response, self.context.as_ref()) {
             (Response::Completion, Some(context)) => P::convert_response(body, context),
             (Response::CompletionAsStream, Some(context)) => {
@@ -322,6 +390,14 @@ impl<P: Pair> Converting<P> {
                 },
                 _,
             ) => (P::error_body(*status, reason, None), None),
+            (Response::Oversized { status, stream }, _) => {
+                let message = oversized_message(config.max_response_bytes, None);
+                let body = match stream {
+                    true => P::error_stream(&message),
+                    false => P::error_body(*status, &message, None),
+                };
+                (body, None)
+            }
             (Response::Error { status, reason, .. }, _) => {
                 let upstream = read_upstream_error(*status, body);
                 let message = match reason {
@@ -400,7 +476,10 @@ impl Exchange {
     ) -> Verdict {
         let method = header(headers, ":method").unwrap_or("");
         let path = header(headers, ":path").unwrap_or("");
-        self.route = route_for(self.config.upstream_protocol, method, path);
+        self.route = match route_for(self.config.upstream_protocol, method, path) {
+            route if route.enabled(&self.config) => route,
+            _ => Route::Passthrough,
+        };
         self.conversion = self.route.start();
         let Some(conversion) = self.conversion.as_ref() else {
             return Verdict::Continue(Vec::new());
@@ -460,9 +539,17 @@ impl Exchange {
             None => return Ok(body.to_vec()),
         };
         match converted {
-            Ok((body, model)) => {
+            Ok(RequestBody::Upstream { body, model }) => {
                 self.report.model = Some(safe_value(&model));
                 Ok(body)
+            }
+            Ok(RequestBody::Answer(body)) => {
+                self.replied_locally = true;
+                Err(LocalReply {
+                    status: 200,
+                    content_type: JSON,
+                    body,
+                })
             }
             Err(error) => Err(self.reply(error)),
         }
@@ -505,7 +592,13 @@ impl Exchange {
             .and_then(|s| s.parse::<u16>().ok())
             .unwrap_or(502);
         self.report.upstream_accepted = (200..300).contains(&status);
-        let (plan, edits) = each_pair!(conversion, c => c.on_response_headers(headers, status, end_of_stream, now_seconds));
+        let config = &self.config;
+        let (plan, edits) = each_pair!(conversion, c => c.on_response_headers(headers, status, end_of_stream, now_seconds, config));
+        if !matches!(plan, Plan::Reply { .. }) {
+            if let Some(reply) = self.oversized_reply(headers) {
+                return Verdict::Reply(reply);
+            }
+        }
         match plan {
             Plan::Reply { status, message } => {
                 self.report.upstream_error_status = Some(status);
@@ -519,6 +612,38 @@ impl Exchange {
         }
     }
 
+    /// An answer whose `content-length` is over `max_response_bytes` and
+    /// would be buffered is answered with an error at once.
+    fn oversized_reply(&mut self, headers: &[(String, String)]) -> Option<LocalReply> {
+        let limit = self.config.max_response_bytes;
+        let length = header(headers, "content-length")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > limit)?;
+        let conversion = self.conversion.as_ref()?;
+        let status = each_pair!(conversion, c => c.buffered_error_status())?;
+        self.report.upstream_error_status = Some(status);
+        Some(self.local_reply(status, &oversized_message(limit, Some(length))))
+    }
+
+    /// True once a buffered answer passed `max_response_bytes` (`buffered`
+    /// bytes held by the host so far): the host should drop them; the end
+    /// of the body becomes the error.
+    pub fn response_over_limit(&mut self, buffered: usize) -> bool {
+        let over = u64::try_from(buffered).map_or(true, |n| n > self.config.max_response_bytes);
+        let Some(conversion) = self.conversion.as_mut() else {
+            return false;
+        };
+        let oversized = each_pair!(conversion, c => c.is_oversized());
+        if oversized || !over {
+            return oversized;
+        }
+        let Some(status) = each_pair!(conversion, c => c.make_oversized()) else {
+            return false;
+        };
+        self.report.upstream_error_status = Some(status);
+        true
+    }
+
     pub fn response_body_mode(&self) -> BodyMode {
         match self.conversion.as_ref() {
             Some(conversion) => each_pair!(conversion, c => c.body_mode()),
@@ -528,8 +653,9 @@ impl Exchange {
 
     /// A buffered response, whole: its converted body.
     pub fn on_buffered_response(&mut self, body: &[u8]) -> Vec<u8> {
+        let config = &self.config;
         let (converted, tokens) = match self.conversion.as_ref() {
-            Some(conversion) => each_pair!(conversion, c => c.on_buffered_response(body)),
+            Some(conversion) => each_pair!(conversion, c => c.on_buffered_response(body, config)),
             None => (body.to_vec(), None),
         };
         self.report.tokens = tokens;

@@ -210,6 +210,8 @@ impl HttpContext for BridgeStream {
             return Action::Continue;
         }
         let headers = read_headers(MapType::HttpRequestHeaders);
+        #[cfg(feature = "test-trap")]
+        trap_if_asked(&headers);
         match self
             .exchange
             .as_mut()
@@ -272,20 +274,23 @@ impl HttpContext for BridgeStream {
         let Some(exchange) = self.exchange.as_ref() else {
             return Action::Continue;
         };
-        let converted = match exchange.response_body_mode() {
+        let mode = exchange.response_body_mode();
+        if mode == BodyMode::Buffer && self.drop_oversized_response(body_size) && !end_of_stream {
+            return Action::Pause;
+        }
+        match mode {
             BodyMode::Passthrough => return Action::Continue,
             BodyMode::Buffer if !end_of_stream => return Action::Pause,
             BodyMode::Buffer => {
+                // Whatever is left: an oversized answer's bytes were dropped.
                 let body = read_buffer(BufferType::HttpResponseBody, body_size);
-                self.timed(|exchange| exchange.on_buffered_response(&body))
+                if let Some(converted) = self.timed(|exchange| exchange.on_buffered_response(&body))
+                {
+                    write_buffer(BufferType::HttpResponseBody, body.len(), &converted);
+                }
             }
-            BodyMode::Stream => {
-                let chunk = read_buffer(BufferType::HttpResponseBody, body_size);
-                self.timed(|exchange| exchange.on_stream_chunk(&chunk, end_of_stream))
-            }
-        };
-        if let Some(converted) = converted {
-            write_buffer(BufferType::HttpResponseBody, body_size, &converted);
+            BodyMode::Drop => write_buffer(BufferType::HttpResponseBody, body_size, &[]),
+            BodyMode::Stream => self.convert_stream_chunk(body_size, end_of_stream),
         }
         if end_of_stream {
             self.write_access_log_fields();
@@ -323,7 +328,7 @@ impl HttpContext for BridgeStream {
             return Action::Continue;
         };
         match mode {
-            BodyMode::Passthrough => {}
+            BodyMode::Passthrough | BodyMode::Drop => {}
             BodyMode::Buffer => {
                 let body = read_buffer(BufferType::HttpResponseBody, WHOLE_BUFFER);
                 if let Some(converted) = self.timed(|exchange| exchange.on_buffered_response(&body))
@@ -353,7 +358,67 @@ impl HttpContext for BridgeStream {
     }
 }
 
+/// How much of a stream chunk is read into the module at once: Envoy may
+/// hand over many MiB in one callback when the upstream is faster than the
+/// client, and wasm memory, once grown, never shrinks.
+const STREAM_SLICE: usize = 64 * 1024;
+
 impl BridgeStream {
+    /// Converts a stream chunk a slice at a time, appending each slice's
+    /// output after the chunk, then drops the chunk: the module holds one
+    /// slice and its output, never the whole chunk.
+    fn convert_stream_chunk(&mut self, body_size: usize, end_of_stream: bool) {
+        let mut offset = 0;
+        let mut written = 0;
+        while offset < body_size {
+            let size = STREAM_SLICE.min(body_size - offset);
+            let slice = match hostcalls::get_buffer(BufferType::HttpResponseBody, offset, size) {
+                Ok(Some(bytes)) if !bytes.is_empty() => bytes,
+                Ok(_) => break,
+                Err(status) => {
+                    log::warn!("cannot read body: {status:?}");
+                    break;
+                }
+            };
+            offset += slice.len();
+            let converted = self
+                .timed(|exchange| exchange.on_stream_chunk(&slice, false))
+                .unwrap_or_default();
+            written += append_buffer(
+                BufferType::HttpResponseBody,
+                body_size + written,
+                &converted,
+            );
+        }
+        if end_of_stream {
+            let converted = self
+                .timed(|exchange| exchange.on_stream_chunk(&[], true))
+                .unwrap_or_default();
+            append_buffer(
+                BufferType::HttpResponseBody,
+                body_size + written,
+                &converted,
+            );
+        }
+        if body_size > 0 {
+            write_buffer(BufferType::HttpResponseBody, body_size, &[]);
+        }
+    }
+
+    /// Past `max_response_bytes` the buffered answer is emptied, so the host
+    /// never holds more (its own limit would reset the connection); the
+    /// end of the body then becomes the error.
+    fn drop_oversized_response(&mut self, body_size: usize) -> bool {
+        let over = self
+            .exchange
+            .as_mut()
+            .is_some_and(|exchange| exchange.response_over_limit(body_size));
+        if over {
+            write_buffer(BufferType::HttpResponseBody, body_size, &[]);
+        }
+        over
+    }
+
     /// Sends the reply and stops the stream: nothing is forwarded.
     fn send_local_reply(&mut self, reply: &LocalReply) -> Action {
         self.write_access_log_fields();
@@ -364,6 +429,16 @@ impl BridgeStream {
             log::warn!("cannot send local reply: {status:?}");
         }
         Action::Pause
+    }
+}
+
+/// Test-only build (`--features test-trap`): a request with the header
+/// `x-aob-test-trap` makes the module trap, as an allocation failure would,
+/// so the real-Envoy tests can show `failure_policy: FAIL_RELOAD` recovering.
+#[cfg(feature = "test-trap")]
+fn trap_if_asked(headers: &[(String, String)]) {
+    if headers.iter().any(|(name, _)| name == "x-aob-test-trap") {
+        std::process::abort();
     }
 }
 
@@ -408,6 +483,21 @@ fn read_buffer(buffer: BufferType, size: usize) -> Vec<u8> {
         Err(status) => {
             log::warn!("cannot read body: {status:?}");
             Vec::new()
+        }
+    }
+}
+
+/// Appends `bytes` to a buffer `length` bytes long; returns how many.
+fn append_buffer(buffer: BufferType, length: usize, bytes: &[u8]) -> usize {
+    if bytes.is_empty() {
+        return 0;
+    }
+    // At `start == 0` the host prepends (an empty buffer), past it appends.
+    match hostcalls::set_buffer(buffer, length, 0, bytes) {
+        Ok(()) => bytes.len(),
+        Err(status) => {
+            log::warn!("cannot write body: {status:?}");
+            0
         }
     }
 }

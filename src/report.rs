@@ -125,6 +125,8 @@ pub enum StreamFailure {
     /// The upstream sent something that is not a stream chunk, or a line
     /// longer than the parser's bound.
     Invalid,
+    /// Converting it would have held more than `max_held_bytes` at once.
+    OverHeldLimit,
 }
 
 impl StreamFailure {
@@ -133,6 +135,7 @@ impl StreamFailure {
             StreamFailure::UpstreamError => "upstream_error",
             StreamFailure::Incomplete => "incomplete",
             StreamFailure::Invalid => "invalid",
+            StreamFailure::OverHeldLimit => "over_held_limit",
         }
     }
 }

@@ -5,8 +5,13 @@
 //! events, so any chunking of the same bytes gives the same events. It keeps
 //! only the unfinished line and the current event's data, both bounded by
 //! `max_line_bytes`: memory is O(longest event), never O(stream length).
+//!
+//! A converter also bounds everything it holds at once, parser and handler
+//! together, by one cap (`max_held_bytes`): `SseConverter::held_bytes` never
+//! exceeds it, and the stream ends with an error where it would.
 
 use serde::Serialize;
+use std::cell::Cell;
 use std::fmt;
 
 /// Default bound on one line (and on one event's data).
@@ -28,20 +33,37 @@ pub enum SseItem<'a> {
     Comment(&'a str),
 }
 
-/// A line or event grew past the parser's bound.
+/// Why the parser stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineTooLong {
-    pub limit: usize,
+pub enum SseError {
+    /// A line or event grew past the parser's bound.
+    LineTooLong { limit: usize },
+    /// The parser's and the handler's held bytes together would pass the cap.
+    OverCap { cap: usize },
 }
 
-impl fmt::Display for LineTooLong {
+impl fmt::Display for SseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "upstream sent an SSE line or event longer than {} bytes",
-            self.limit
-        )
+        match self {
+            SseError::LineTooLong { limit } => write!(
+                f,
+                "upstream sent an SSE line or event longer than {limit} bytes"
+            ),
+            SseError::OverCap { cap } => over_cap_message(f, *cap),
+        }
     }
+}
+
+/// The message a stream ends with when its held bytes would pass the cap.
+pub fn over_cap(cap: usize) -> String {
+    SseError::OverCap { cap }.to_string()
+}
+
+fn over_cap_message(f: &mut fmt::Formatter<'_>, cap: usize) -> fmt::Result {
+    write!(
+        f,
+        "the upstream's stream needed more than {cap} bytes held at once to convert (max_held_bytes)"
+    )
 }
 
 #[derive(Debug)]
@@ -53,6 +75,8 @@ pub struct SseParser {
     has_data: bool,
     event: String,
     max_line_bytes: usize,
+    /// Bound on what the parser holds plus what its handler holds.
+    cap: usize,
 }
 
 impl Default for SseParser {
@@ -63,6 +87,11 @@ impl Default for SseParser {
 
 impl SseParser {
     pub fn new(max_line_bytes: usize) -> SseParser {
+        SseParser::with_cap(max_line_bytes, usize::MAX)
+    }
+
+    /// A parser whose held bytes plus the handler's never pass `cap`.
+    pub fn with_cap(max_line_bytes: usize, cap: usize) -> SseParser {
         SseParser {
             line: Vec::new(),
             skip_lf: false,
@@ -70,15 +99,40 @@ impl SseParser {
             has_data: false,
             event: String::new(),
             max_line_bytes,
+            cap,
         }
+    }
+
+    /// Bytes held between calls: the unfinished line and event.
+    pub fn held_bytes(&self) -> usize {
+        self.line.len() + self.data.len() + self.event.len()
+    }
+
+    /// Drops everything held, capacity included (after the stream ended).
+    pub fn release(&mut self) {
+        self.line = Vec::new();
+        self.data = String::new();
+        self.event = String::new();
+        self.has_data = false;
     }
 
     /// Feeds the next piece of the body, calling `sink` for every completed item.
     pub fn feed(
         &mut self,
+        bytes: &[u8],
+        sink: &mut dyn FnMut(SseItem<'_>),
+    ) -> Result<(), SseError> {
+        self.feed_sharing(bytes, sink, &Cell::new(0))
+    }
+
+    /// `feed`, for a parser whose handler holds `elsewhere` bytes (kept
+    /// current by the sink): the cap bounds both together.
+    pub fn feed_sharing(
+        &mut self,
         mut bytes: &[u8],
         sink: &mut dyn FnMut(SseItem<'_>),
-    ) -> Result<(), LineTooLong> {
+        elsewhere: &Cell<usize>,
+    ) -> Result<(), SseError> {
         if self.skip_lf && !bytes.is_empty() {
             self.skip_lf = false;
             if let Some((b'\n', rest)) = bytes.split_first() {
@@ -99,20 +153,20 @@ impl SseParser {
                     None => self.skip_lf = true,
                 }
             }
-            self.check_len(self.line.len() + segment.len())?;
+            self.check_line(self.line.len() + segment.len(), elsewhere)?;
             if self.line.is_empty() {
-                self.process_line(segment, sink)?;
+                self.process_line(segment, sink, elsewhere)?;
             } else {
                 self.line.extend_from_slice(segment);
                 let line = std::mem::take(&mut self.line);
-                let result = self.process_line(&line, sink);
+                let result = self.process_line(&line, sink, elsewhere);
                 self.line = line;
                 self.line.clear();
                 result?;
             }
         }
         if !bytes.is_empty() {
-            self.check_len(self.line.len() + bytes.len())?;
+            self.check_line(self.line.len() + bytes.len(), elsewhere)?;
             self.line.extend_from_slice(bytes);
         }
         Ok(())
@@ -120,18 +174,27 @@ impl SseParser {
 
     /// Ends the body: a last line without a terminator and a last event
     /// without its blank line are still reported (some upstreams end that way).
-    pub fn finish(&mut self, sink: &mut dyn FnMut(SseItem<'_>)) -> Result<(), LineTooLong> {
+    pub fn finish(&mut self, sink: &mut dyn FnMut(SseItem<'_>)) -> Result<(), SseError> {
+        self.finish_sharing(sink, &Cell::new(0))
+    }
+
+    /// `finish` for a parser whose handler holds `elsewhere` bytes.
+    pub fn finish_sharing(
+        &mut self,
+        sink: &mut dyn FnMut(SseItem<'_>),
+        elsewhere: &Cell<usize>,
+    ) -> Result<(), SseError> {
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, sink)?;
+            self.process_line(&line, sink, elsewhere)?;
         }
         self.dispatch(sink, false);
         Ok(())
     }
 
-    fn check_len(&self, len: usize) -> Result<(), LineTooLong> {
+    fn check_len(&self, len: usize) -> Result<(), SseError> {
         if len > self.max_line_bytes {
-            Err(LineTooLong {
+            Err(SseError::LineTooLong {
                 limit: self.max_line_bytes,
             })
         } else {
@@ -139,11 +202,52 @@ impl SseParser {
         }
     }
 
+    /// The current line (`line_len` bytes, wherever it is kept) plus the
+    /// event so far plus `extra` plus the handler's bytes must fit the cap;
+    /// counted the same whatever the chunking.
+    fn check_held_with(
+        &self,
+        line_len: usize,
+        extra: usize,
+        elsewhere: &Cell<usize>,
+    ) -> Result<(), SseError> {
+        let held = line_len
+            .saturating_add(self.data.len() + self.event.len())
+            .saturating_add(extra)
+            .saturating_add(elsewhere.get());
+        if held > self.cap {
+            Err(SseError::OverCap { cap: self.cap })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Both bounds on a line of `line_len` bytes so far. A line is checked
+    /// where its piece ends and again where it ends, so when both bounds are
+    /// passed the error is the one the growing line passed first: the same
+    /// error whatever the chunking.
+    fn check_line(&self, line_len: usize, elsewhere: &Cell<usize>) -> Result<(), SseError> {
+        let others = (self.data.len() + self.event.len()).saturating_add(elsewhere.get());
+        let too_long = self.check_len(line_len);
+        let over_cap = self.check_held_with(line_len, 0, elsewhere);
+        match (too_long, over_cap) {
+            (Err(long), Err(cap)) => Err(
+                match self.max_line_bytes <= self.cap.saturating_sub(others) {
+                    true => long,
+                    false => cap,
+                },
+            ),
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
     fn process_line(
         &mut self,
         line: &[u8],
         sink: &mut dyn FnMut(SseItem<'_>),
-    ) -> Result<(), LineTooLong> {
+        elsewhere: &Cell<usize>,
+    ) -> Result<(), SseError> {
         if line.is_empty() {
             self.dispatch(sink, true);
             return Ok(());
@@ -162,6 +266,7 @@ impl SseParser {
         match field {
             "data" => {
                 self.check_len(self.data.len() + value.len() + 1)?;
+                self.check_held_with(line.len(), value.len() + 1, elsewhere)?;
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -169,6 +274,7 @@ impl SseParser {
                 self.has_data = true;
             }
             "event" => {
+                self.check_held_with(line.len(), value.len(), elsewhere)?;
                 self.event.clear();
                 self.event.push_str(value);
             }
@@ -194,12 +300,15 @@ impl SseParser {
 /// A stream converter's logic for one stream, fed whole SSE items.
 pub trait SseHandler {
     fn on_item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>);
-    /// The body broke SSE framing: a line longer than the parser's bound.
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>);
+    /// The body broke SSE framing (a line longer than the parser's bound),
+    /// or the parser's and handler's held bytes would pass the cap.
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>);
     /// The body ended.
     fn on_end(&mut self, out: &mut Vec<u8>);
     /// A final event has been written; nothing more will be.
     fn is_done(&self) -> bool;
+    /// Bytes the handler holds across events (held fragments, collected blocks).
+    fn held_bytes(&self) -> usize;
 }
 
 /// An incremental parser driving a handler: what every stream converter
@@ -222,12 +331,15 @@ impl<H: SseHandler> SseConverter<H> {
             return;
         }
         let handler = &mut self.handler;
-        if let Err(e) = self
-            .parser
-            .feed(bytes, &mut |item| handler.on_item(item, out))
-        {
+        let elsewhere = Cell::new(handler.held_bytes());
+        let mut sink = |item: SseItem<'_>| {
+            handler.on_item(item, out);
+            elsewhere.set(handler.held_bytes());
+        };
+        if let Err(e) = self.parser.feed_sharing(bytes, &mut sink, &elsewhere) {
             handler.on_invalid(&e, out);
         }
+        self.release_when_done();
     }
 
     /// Ends the body: a last event without its blank line still counts.
@@ -236,10 +348,28 @@ impl<H: SseHandler> SseConverter<H> {
             return;
         }
         let handler = &mut self.handler;
-        if let Err(e) = self.parser.finish(&mut |item| handler.on_item(item, out)) {
+        let elsewhere = Cell::new(handler.held_bytes());
+        let mut sink = |item: SseItem<'_>| {
+            handler.on_item(item, out);
+            elsewhere.set(handler.held_bytes());
+        };
+        if let Err(e) = self.parser.finish_sharing(&mut sink, &elsewhere) {
             handler.on_invalid(&e, out);
         }
         handler.on_end(out);
+        self.release_when_done();
+    }
+
+    /// Once the stream has ended nothing more is parsed: free the parser.
+    fn release_when_done(&mut self) {
+        if self.handler.is_done() && self.parser.held_bytes() > 0 {
+            self.parser.release();
+        }
+    }
+
+    /// Bytes held between calls, parser and handler together.
+    pub fn held_bytes(&self) -> usize {
+        self.parser.held_bytes() + self.handler.held_bytes()
     }
 
     pub fn is_done(&self) -> bool {
@@ -385,11 +515,11 @@ mod tests {
         assert!(parser.feed(b"data: 0123456789", &mut sink).is_ok());
         assert_eq!(
             parser.feed(b"abcdef", &mut sink),
-            Err(LineTooLong { limit: 16 })
+            Err(SseError::LineTooLong { limit: 16 })
         );
         let mut parser = SseParser::new(16);
         let err = parser.feed(b"data: 0123456789abcdef\n", &mut sink);
-        assert_eq!(err, Err(LineTooLong { limit: 16 }));
+        assert_eq!(err, Err(SseError::LineTooLong { limit: 16 }));
     }
 
     #[test]
@@ -398,6 +528,44 @@ mod tests {
         let mut sink = |_: SseItem<'_>| {};
         parser.feed(b"data: 0123456789\n", &mut sink).unwrap();
         assert!(parser.feed(b"data: 0123456789\n", &mut sink).is_err());
+    }
+
+    #[test]
+    fn the_cap_counts_the_handlers_bytes_and_any_chunking_alike() {
+        let body = b"event: e\ndata: 0123456789\ndata: abc\n\n";
+        let outcome = |cap: usize, elsewhere: usize, pieces: &[&[u8]]| {
+            let mut parser = SseParser::with_cap(1024, cap);
+            let held = Cell::new(elsewhere);
+            let mut events = 0;
+            let mut sink = |_: SseItem<'_>| events += 1;
+            let result = pieces
+                .iter()
+                .try_for_each(|piece| parser.feed_sharing(piece, &mut sink, &held));
+            (result, events)
+        };
+        // The largest moment: the line `data: 0123456789` (16) and the
+        // copy of its value in the event's data (11) while the name `e` (1)
+        // is held: 28 bytes, plus the handler's.
+        assert_eq!(outcome(28, 0, &[body]), (Ok(()), 1));
+        assert_eq!(
+            outcome(27, 0, &[body]),
+            (Err(SseError::OverCap { cap: 27 }), 0)
+        );
+        assert_eq!(
+            outcome(38, 10, &[body]),
+            (Ok(()), 1),
+            "the handler's 10 bytes count"
+        );
+        assert_eq!(
+            outcome(37, 10, &[body]),
+            (Err(SseError::OverCap { cap: 37 }), 0)
+        );
+        for split in 0..=body.len() {
+            let (a, b) = body.split_at(split);
+            assert_eq!(outcome(28, 0, &[a, b]), (Ok(()), 1), "split at {split}");
+            assert_eq!(outcome(27, 0, &[a, b]).1, 0, "split at {split}");
+            assert!(outcome(27, 0, &[a, b]).0.is_err(), "split at {split}");
+        }
     }
 
     #[test]

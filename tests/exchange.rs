@@ -74,7 +74,7 @@ fn routes_follow_path_method_and_upstream() {
     assert_eq!(route_for(Openai, "GET", "/v1/messages"), Route::Passthrough);
     assert_eq!(
         route_for(Openai, "POST", "/v1/messages/count_tokens"),
-        Route::Passthrough
+        Route::CountTokens
     );
     assert_eq!(
         route_for(Openai, "POST", "/v1/chat/completions"),
@@ -208,7 +208,10 @@ fn a_stream_is_converted_chunk_by_chunk() {
     let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
         panic!()
     };
-    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert!(edits.contains(&HeaderEdit::set(
+        "content-type",
+        "text/event-stream; charset=utf-8"
+    )));
     assert_eq!(ex.response_body_mode(), BodyMode::Stream);
     let input = fixture("openai/stream-text-include-usage-gpt4o-mini.sse");
     let (a, b) = input.split_at(input.len() / 2);
@@ -226,7 +229,10 @@ fn a_json_completion_for_a_streaming_request_is_sent_as_a_stream() {
     let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
         panic!()
     };
-    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert!(edits.contains(&HeaderEdit::set(
+        "content-type",
+        "text/event-stream; charset=utf-8"
+    )));
     assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
     let out = ex.on_buffered_response(&fixture("openai/chat-tool-calls-parallel.json"));
     let got = check_anthropic_stream(&out);
@@ -455,7 +461,10 @@ fn a_json_message_for_a_streaming_openai_request_is_sent_as_chunks() {
     let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 5) else {
         panic!()
     };
-    assert!(edits.contains(&HeaderEdit::set("content-type", "text/event-stream")));
+    assert!(edits.contains(&HeaderEdit::set(
+        "content-type",
+        "text/event-stream; charset=utf-8"
+    )));
     let got =
         check_openai_stream(&ex.on_buffered_response(&fixture("anthropic/msg-tool-use.json")));
     assert_eq!(got.tools.len(), 2);
@@ -626,4 +635,58 @@ fn the_report_keeps_a_safe_model_and_whether_the_upstream_accepted_it() {
         0,
     );
     assert!(ex.report().upstream_accepted);
+}
+
+/// The content-type set on the client's response, from the header edits.
+fn content_type_of(verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Continue(edits) => edits
+            .into_iter()
+            .find_map(|e| match e {
+                HeaderEdit::Set(name, value) if name == "content-type" => Some(value),
+                _ => None,
+            })
+            .expect("a converted response sets its content-type"),
+        Verdict::Reply(reply) => reply.content_type.to_string(),
+    }
+}
+
+/// Both real APIs send `text/event-stream; charset=utf-8` with streams and
+/// `application/json` with JSON answers and errors: so does every reply path
+/// of the bridge, in both directions.
+#[test]
+fn every_reply_path_sends_the_real_apis_content_type() {
+    const SSE: &str = "text/event-stream; charset=utf-8";
+    const JSON: &str = "application/json";
+    let clients: [fn(bool) -> Exchange; 2] = [converted, |stream| converted_openai(stream, false)];
+    for (direction, client) in clients.iter().enumerate() {
+        let cases: [(bool, &str, &str, bool, &str); 7] = [
+            (true, "200", "text/event-stream", false, SSE),
+            (true, "200", "application/json", false, SSE),
+            (false, "200", "application/json", false, JSON),
+            (false, "429", "application/json", false, JSON),
+            (true, "500", "text/html", false, JSON),
+            (true, "200", "text/plain", false, JSON),
+            (false, "200", "application/json", true, JSON),
+        ];
+        for (stream, status, upstream_type, empty, want) in cases {
+            let mut ex = client(stream);
+            let response = headers(&[(":status", status), ("content-type", upstream_type)]);
+            let got = content_type_of(ex.on_response_headers(&response, empty, 0));
+            assert_eq!(
+                got, want,
+                "direction {direction}, stream {stream}, upstream {status} {upstream_type}, empty {empty}"
+            );
+        }
+        let mut ex = client(false);
+        let bad = ex.on_request_body(b"{not json").unwrap_err();
+        assert_eq!((bad.status, bad.content_type), (400, JSON));
+    }
+    let mut ex = exchange(r#"{"upstream_protocol":"openai","max_request_bytes":10}"#);
+    let mut h = request_headers("/v1/messages");
+    h.push(("content-length".into(), "11".into()));
+    let Verdict::Reply(reply) = ex.on_request_headers(&h, false) else {
+        panic!("expected a 413")
+    };
+    assert_eq!((reply.status, reply.content_type), (413, JSON));
 }

@@ -1599,7 +1599,7 @@ proptest! {
         let verdict = exchange.on_response_headers(
             &headers(&[(":status", "200"), ("content-type", "application/json")]), false, 0);
         let Verdict::Continue(edits) = verdict else { panic!("no local reply expected") };
-        prop_assert!(edits.iter().any(|e| *e == anthropic_openai_bridge::convert::headers::HeaderEdit::set("content-type", "text/event-stream")));
+        prop_assert!(edits.iter().any(|e| *e == anthropic_openai_bridge::convert::headers::HeaderEdit::set("content-type", "text/event-stream; charset=utf-8")));
         // The body arrives in pieces; the host hands it over whole.
         let whole: Vec<u8> = pieces(&body, &sizes).concat();
         let stream = exchange.on_buffered_response(&whole);

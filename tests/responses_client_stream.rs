@@ -641,7 +641,31 @@ fn an_answer_larger_than_the_bridge_holds_fails_and_nothing_follows() {
         .as_str()
         .unwrap()
         .contains("larger than"));
-    assert_eq!(converter.handler().failure(), Some(StreamFailure::Invalid));
+    assert_eq!(
+        converter.handler().failure(),
+        Some(StreamFailure::OverHeldLimit)
+    );
+}
+
+/// The configured `max_held_bytes` caps what the converter holds: an answer
+/// over it fails with `OverHeldLimit`, and nothing follows.
+#[test]
+fn the_configured_cap_ends_the_stream_with_response_failed() {
+    let piece = delta(0, json!({"type": "text_delta", "text": "x".repeat(1000)}));
+    let start_text = block_start(0, json!({"type": "text", "text": ""}));
+    let mut converter = StreamConverter::with_cap(ctx(ToolTable::default()), 64 * 1024);
+    let mut out = Vec::new();
+    converter.push((start() + &start_text).as_bytes(), &mut out);
+    for _ in 0..100 {
+        converter.push(piece.as_bytes(), &mut out);
+    }
+    converter.finish(&mut out);
+    let got = check_responses_stream(&out);
+    assert_eq!(got.terminal, "response.failed");
+    assert_eq!(
+        converter.handler().failure(),
+        Some(StreamFailure::OverHeldLimit)
+    );
 }
 
 #[test]

@@ -130,6 +130,7 @@ fuzz_target!(|data: &[u8]| {
     let client_type = content_type(&edits).unwrap_or(content_type_in).to_string();
     let output = match exchange.response_body_mode() {
         BodyMode::Passthrough => panic!("a converted exchange's response passed through untouched"),
+        BodyMode::Drop => panic!("a stream ended before its first byte"),
         BodyMode::Buffer => exchange.on_buffered_response(body),
         BodyMode::Stream => {
             let pieces = chunks(body, sizes);

@@ -1,40 +1,41 @@
 //! An Anthropic upstream's SSE body (arbitrary bytes, in chunks the fuzzer
 //! chooses) → the OpenAI chunk stream.
 //! Input: byte 0 = flags (low 4 bits: how many chunk sizes follow; bit 4:
-//! a 64-byte SSE line bound; bit 5: `include_usage`), the chunk sizes, the body.
-//! Invariants: no panic; the output does not depend on the chunking; after
+//! a 64-byte SSE line bound; bit 5: `include_usage`; bits 6-7: the held-bytes
+//! cap, see `held_cap`), the chunk sizes, the body.
+//! Invariants: no panic; the output does not depend on the chunking; the
+//! bytes held between pushes never exceed the cap; after
 //! `finish` it passes the OpenAI grammar checker (ends in `[DONE]` or one
 //! error chunk) and nothing more is written.
 #![no_main]
 
 use anthropic_openai_bridge::convert::openai_client::stream::StreamConverter;
-use anthropic_openai_bridge::sse::SseParser;
-use anthropic_openai_bridge_fuzz::{chunks, frame, grammar, openai_ctx};
+use anthropic_openai_bridge::sse::MAX_LINE_BYTES;
+use anthropic_openai_bridge_fuzz::{chunks, frame, grammar, held_cap, openai_ctx};
 use libfuzzer_sys::fuzz_target;
 
-fn converter(small_bound: bool, include_usage: bool) -> StreamConverter {
-    let ctx = openai_ctx(include_usage);
-    if small_bound {
-        StreamConverter::with_parser(ctx, SseParser::new(64))
-    } else {
-        StreamConverter::new(ctx)
-    }
+fn converter(small_bound: bool, include_usage: bool, cap: usize) -> StreamConverter {
+    let max_line_bytes = if small_bound { 64 } else { MAX_LINE_BYTES };
+    StreamConverter::with_limits(openai_ctx(include_usage), max_line_bytes, cap)
 }
 
 fuzz_target!(|data: &[u8]| {
     let input = frame(data);
     let small_bound = input.flags & 0x10 != 0;
     let include_usage = input.flags & 0x20 != 0;
+    let cap = held_cap(input.flags);
 
     let mut whole = Vec::new();
-    let mut one = converter(small_bound, include_usage);
+    let mut one = converter(small_bound, include_usage, cap);
     one.push(input.body, &mut whole);
+    assert!(one.held_bytes() <= cap, "held {} > cap {cap}", one.held_bytes());
     one.finish(&mut whole);
 
     let mut pieces = Vec::new();
-    let mut many = converter(small_bound, include_usage);
+    let mut many = converter(small_bound, include_usage, cap);
     for piece in chunks(input.body, input.sizes) {
         many.push(piece, &mut pieces);
+        assert!(many.held_bytes() <= cap, "held {} > cap {cap}", many.held_bytes());
     }
     many.finish(&mut pieces);
     assert!(many.is_done());

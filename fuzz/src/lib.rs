@@ -60,6 +60,17 @@ pub fn chunks<'a>(body: &'a [u8], sizes: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
+/// The held-bytes cap a stream target runs under, from flag bits 6-7: none
+/// (the default converter's), or small enough that fuzz inputs reach it.
+pub fn held_cap(flags: u8) -> usize {
+    match flags >> 6 {
+        0 => usize::MAX,
+        1 => 128,
+        2 => 1024,
+        _ => 16 * 1024,
+    }
+}
+
 fn config(json: &str) -> Config {
     match Config::from_json(json.as_bytes()) {
         Ok(config) => config,

@@ -7,13 +7,14 @@
 //! `pairs.rs` is the routing table that picks the pair for a request.
 //!
 //! Adding a pair:
-//! 1. a module `convert/<client>_on_<upstream>/` (or `<client>_client/`)
-//!    with its request, response, stream and header conversions;
-//! 2. a type in it implementing [`Pair`] (its `Context` carries whatever the
-//!    response side needs to know about the converted request);
-//! 3. a [`Direction`] for its metrics and a variant in `pairs::Route`, one
-//!    row in `pairs::ROUTES` and one arm in `pairs::Route::start` and
-//!    `pairs::each_pair!` (the compiler points at each).
+//! 1. a module `convert/<client>_on_<upstream>/` with its request,
+//!    response, stream and header conversions, and its tests;
+//! 2. a zero-sized type in it implementing [`Pair`] (its `Context` carries
+//!    whatever the response side needs to know about the converted request,
+//!    its `Stream` is the `SseHandler` of its stream converter);
+//! 3. one line in the `protocol_pairs!` list in `pairs.rs` (route name,
+//!    pair type, upstream protocol), and the pair's [`Direction`] (its
+//!    metric and access-log name) in `report.rs`.
 //!
 //! Everything is static: `exchange.rs` is generic over the pair and the
 //! routing enum is matched once per host callback, so no call goes through
@@ -49,6 +50,12 @@ pub trait Pair {
     /// The stream converter's event handler.
     type Stream: SseHandler + StreamOutcome + Debug;
 
+    /// Whether the pair converts on this configuration (a pair switched off
+    /// routes its requests through untouched).
+    fn enabled(_config: &Config) -> bool {
+        true
+    }
+
     /// Edits to the client's request headers (path, auth, version, …).
     fn request_edits(headers: &[(String, String)], path: &str, config: &Config) -> Vec<HeaderEdit>;
 
@@ -59,6 +66,13 @@ pub trait Pair {
         config: &Config,
         fallback_id: &str,
     ) -> Result<ConvertedRequest<Self::Context>, ClientError>;
+
+    /// A request the bridge answers itself, on this configuration: the
+    /// 200 JSON body (or the client's 4xx), and nothing goes upstream.
+    /// Asked before `convert_request`; `None` sends the request on.
+    fn local_answer(_body: &[u8], _config: &Config) -> Option<Result<Vec<u8>, ClientError>> {
+        None
+    }
 
     /// The upstream's response headers arrived at `now_seconds`.
     fn response_started(_context: &mut Self::Context, _now_seconds: u64) {}
@@ -84,8 +98,12 @@ pub trait Pair {
         context: &Self::Context,
     ) -> Result<(Vec<u8>, Tokens), String>;
 
-    /// The converter for a 2xx event stream.
-    fn stream_converter(context: &Self::Context) -> SseConverter<Self::Stream>;
+    /// The converter for a 2xx event stream; it holds at most
+    /// `max_held_bytes` of the stream at a time (the configured cap).
+    fn stream_converter(
+        context: &Self::Context,
+        max_held_bytes: usize,
+    ) -> SseConverter<Self::Stream>;
 
     /// The status the client sees for an upstream error status.
     fn client_status(upstream_status: u16) -> u16 {

@@ -59,13 +59,16 @@ class Envoy:
         self.admin_url = None
         self.url = None
 
+    # Worker threads; tests that need several set it before `start`.
+    concurrency = 1
+
     # The module's debug lines (its conversion decisions) are what tests read.
     LOG_LEVELS = ["--log-level", "info", "--component-log-level", "wasm:debug"]
 
     def start(self):
         command = [
             str(ENVOY_BIN), "-c", str(self.config_path),
-            "--concurrency", "1", "--use-dynamic-base-id",
+            "--concurrency", str(self.concurrency), "--use-dynamic-base-id",
             "--admin-address-path", str(self.admin_path),
             *self.LOG_LEVELS,
             "--file-flush-interval-msec", "100",  # access log lines show up while the test runs

@@ -787,7 +787,7 @@ def test_openai_request_passes_through_byte_for_byte(envoy, upstream):
 
 @pytest.mark.parametrize("method,path,request_body", [
     ("GET", "/v1/models?limit=2", None),
-    ("POST", "/v1/messages/count_tokens", b'{"model":"claude","messages":[]}'),
+    ("POST", "/v1/messages/batches", b'{"requests":[]}'),
 ])
 def test_other_paths_pass_through(envoy, upstream, method, path, request_body):
     answer = b'{"object":"list","data":[]}'

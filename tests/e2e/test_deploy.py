@@ -56,7 +56,7 @@ WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"
 STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"
 HCM = envoy_config.HCM
 ROUTER = "envoy.filters.http.router"
-BUFFER_LIMIT = 33554432
+BUFFER_LIMIT = 67108864
 CRATE_VERSION = tomllib.loads((REPO / "Cargo.toml").read_text())["package"]["version"]
 REQUIRE_TOOLS = os.environ.get("REQUIRE_DEPLOY_TOOLS") == "1"
 
@@ -65,12 +65,17 @@ ANTHROPIC_REQUEST = {"model": "claude-sonnet-4-5", "max_tokens": 64,
 OPENAI_REQUEST = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
 
 
+# Where `make deploy-tools` extracts docker-registry (not installed: its package
+# enables and starts a system service).
+EXTRACTED_TOOLS = REPO / "build" / "deploy-tools" / "usr" / "bin"
+
+
 def tool(name):
     """Path of a Debian tool, or skip (fail under REQUIRE_DEPLOY_TOOLS=1)."""
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path=str(EXTRACTED_TOOLS))
     if path is None:
-        message = (f"{name} is not installed: `make deploy-tools` (part of `make test`) runs "
-                   f"apt-get install skopeo docker-registry oci-image-tool docker-compose")
+        message = (f"{name} is not installed: `make deploy-tools` (part of `make test`) installs "
+                   f"skopeo, oci-image-tool and docker-compose and extracts docker-registry")
         if REQUIRE_TOOLS:
             pytest.fail(message)
         pytest.skip(message)
@@ -331,7 +336,7 @@ def test_wasmplugins_pull_this_image():
     for file, plugin in of_kind("WasmPlugin"):
         url = plugin["spec"]["url"]
         assert re.fullmatch(rf"oci://[^/]+(/[^/]+)*/{oci_image.NAME}:{re.escape(CRATE_VERSION)}", url), url
-        assert plugin["spec"]["failStrategy"] == "FAIL_CLOSE"
+        assert plugin["spec"]["failStrategy"] == "FAIL_RELOAD"
         assert plugin["spec"]["type"] == "HTTP"
 
 
@@ -405,7 +410,8 @@ def istio_filter(plugin, module_path):
                 "name": name,
                 "root_id": spec.get("pluginName", ""),
                 "configuration": {"@type": STRING_VALUE_TYPE, "value": json.dumps(struct_json(spec["pluginConfig"]))},
-                "failure_policy": {"FAIL_CLOSE": "FAIL_CLOSED", "FAIL_OPEN": "FAIL_OPEN"}[spec["failStrategy"]],
+                "failure_policy": {"FAIL_CLOSE": "FAIL_CLOSED", "FAIL_OPEN": "FAIL_OPEN",
+                                   "FAIL_RELOAD": "FAIL_RELOAD"}[spec["failStrategy"]],
                 "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(module_path)}}},
             },
         },
@@ -841,3 +847,68 @@ def envoy_validate_plain(config, tmp_path):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return subprocess.run([str(ENVOY_BIN), "--mode", "validate", "-c", str(path), "--use-dynamic-base-id"],
                           capture_output=True, text=True, timeout=60)
+
+
+# ---------------------------------------------------------------- recovery and buffer limits (issue 12)
+
+def shipped_wasm_filter_configs():
+    """(where, wasm filter `config`) of every Envoy config the repository ships
+    or renders: envoy/*.yaml, scripts/envoy_config.py's output for both
+    templates, and the istio EnvoyFilters."""
+    found = []
+    for path in sorted((REPO / "envoy").glob("*.yaml")):
+        config = yaml.safe_load(path.read_text()) or {}
+        if "static_resources" in config:
+            plugin = envoy_config.find_named(envoy_config.http_connection_manager(config)["http_filters"],
+                                             envoy_config.WASM_FILTER)
+            found.append((path.name, plugin["typed_config"]["config"]))
+    for template in (envoy_config.TEMPLATE, envoy_config.OPENAI_CLIENTS_TEMPLATE):
+        config = envoy_config.render("http://127.0.0.1:8000", template=template)
+        plugin = envoy_config.find_named(envoy_config.http_connection_manager(config)["http_filters"],
+                                         envoy_config.WASM_FILTER)
+        found.append((f"rendered {template.name}", plugin["typed_config"]["config"]))
+    for file, envoy_filter in of_kind("EnvoyFilter"):
+        for patch in envoy_filter["spec"]["configPatches"]:
+            if patch["applyTo"] == "HTTP_FILTER":
+                found.append((file, wasm_filter_config(patch["patch"]["value"])))
+    return found
+
+
+def test_every_shipped_config_reloads_a_module_that_traps():
+    configs = shipped_wasm_filter_configs()
+    assert len(configs) == 8, [where for where, _ in configs]
+    for where, config in configs:
+        assert config.get("failure_policy") == "FAIL_RELOAD", where
+        assert "fail_open" not in config, where
+    for file, plugin in of_kind("WasmPlugin"):
+        assert plugin["spec"]["failStrategy"] == "FAIL_RELOAD", file
+
+
+def test_every_shipped_buffer_limit_is_above_what_the_bridge_buffers():
+    """Envoy checks its buffer limit before the filter sees the bytes that
+    cross it: the limit must exceed max_request_bytes and max_response_bytes
+    by the largest single read a busy worker may hand the filter (up to the
+    kernel's TCP receive buffer, net.ipv4.tcp_rmem max, often 6 MiB, 32 MiB
+    on this machine), so the client gets the filter's answer in its format."""
+    margin = 32 * 1024 * 1024
+    bridge_limit = 32 * 1024 * 1024  # default max_request_bytes (max_response_bytes is 16 MiB)
+    limits = []
+    for path in sorted((REPO / "envoy").glob("*.yaml")):
+        config = yaml.safe_load(path.read_text()) or {}
+        for item in config.get("static_resources", {}).get("listeners", []) + \
+                config.get("static_resources", {}).get("clusters", []):
+            limits.append((path.name, item["name"], item.get("per_connection_buffer_limit_bytes")))
+    for config in (envoy_config.render("http://127.0.0.1:8000", template=t)
+                   for t in (envoy_config.TEMPLATE, envoy_config.OPENAI_CLIENTS_TEMPLATE)):
+        for item in config["static_resources"]["listeners"] + config["static_resources"]["clusters"]:
+            limits.append(("rendered", item["name"], item.get("per_connection_buffer_limit_bytes")))
+    (buffer_limits,) = [d for _, d in of_kind("EnvoyFilter", "buffer-limits.yaml")]
+    for patch in buffer_limits["spec"]["configPatches"]:
+        limits.append(("buffer-limits.yaml", patch["applyTo"], patch["patch"]["value"]["per_connection_buffer_limit_bytes"]))
+    assert len(limits) >= 7
+    for where, name, limit in limits:
+        assert limit is not None and limit >= bridge_limit + margin, (where, name, limit)
+    for configs in plugin_configs_by_port().values():
+        for config in configs.values():
+            assert config.get("max_request_bytes", bridge_limit) <= bridge_limit
+            assert config.get("max_response_bytes", bridge_limit // 2) <= bridge_limit

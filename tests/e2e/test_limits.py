@@ -7,15 +7,20 @@
 - An SSE line longer than the parser's bound (8 MiB): an error event / error
   chunk to the client, after what was converted before it.
 - JSON nested deeper than serde's limit where the bridge parses it: a 400.
+- The limits mean what they say: `content-length == max_request_bytes`
+  passes; a chunked body over 32 MiB gets the filter's 413, not Envoy's; a
+  40 MB non-streaming answer is a 502 (content-length) or ends as the error
+  (chunked) in the client's format, never a reset.
 """
 
+import http.client
 import json
 import time
 
 import pytest
 
 from conftest import OPENAI_CLIENTS_TEMPLATE, TEMPLATE
-from mock_upstream import Reply, json_reply
+from mock_upstream import Reply, json_reply, pieces
 from payloads import fixture_json
 from rawhttp import post_json, send, sse_events
 
@@ -116,3 +121,122 @@ def test_json_nested_past_the_limit_is_a_400(envoy, openai_envoy, upstream, dire
     assert kind == "invalid_request_error"
     assert "recursion limit" in message
     assert upstream.requests == []
+
+
+# ---------------------------------------------------------------- limits that mean what they say
+# (issue 12, point 4), with the shipped configs and default limits.
+
+DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
+def body_of_size(direction, size):
+    """A valid request body of exactly `size` bytes (the padding is the text)."""
+    body = request_body(direction, "")
+    return request_body(direction, "x" * (size - len(body)))
+
+
+@pytest.mark.parametrize("limit", [4096, DEFAULT_MAX_REQUEST_BYTES])
+def test_content_length_equal_to_max_request_bytes_passes(start_envoy, upstream, direction, limit):
+    envoy = start_envoy(template=direction["template"],
+                        plugin_config={"upstream_protocol": direction["protocol"], "max_request_bytes": limit})
+    upstream.push(json_reply(fixture_json(direction["completion"])))
+    body = body_of_size(direction, limit)
+    assert len(body) == limit
+    status, _, answer = post_json(envoy.url, direction["path"], body, direction["headers"])
+    assert status == 200, answer[:300]
+    assert len(upstream.requests) == 1
+    content = upstream.requests[0].json["messages"][-1]["content"]
+    text = content if isinstance(content, str) else "".join(part["text"] for part in content)
+    assert len(text) == limit - len(request_body(direction, ""))
+    if limit > 1024 * 1024:
+        return  # a client still writing 32 MiB sees the early 413 as a reset
+    # One byte more is the filter's 413, decided from content-length.
+    status, headers, answer = post_json(envoy.url, direction["path"], body_of_size(direction, limit + 1),
+                                        direction["headers"])
+    assert status == 413
+    assert error_of(direction, headers, answer)[0] == direction["too_large"]
+
+
+def test_chunked_body_over_32_mib_gets_the_filters_413_not_envoys(envoy, openai_envoy, upstream, direction):
+    """The shipped configs' buffer limit is above max_request_bytes, so the
+    filter, not Envoy's own `text/plain` "Payload Too Large", answers."""
+    proxy = envoy if direction["name"] == "anthropic" else openai_envoy
+    body = body_of_size(direction, DEFAULT_MAX_REQUEST_BYTES + 1024 * 1024)
+    headers = {"content-type": "application/json", **direction["headers"]}
+    connection = http.client.HTTPConnection(proxy.url.removeprefix("http://"), timeout=60)
+    connection.request("POST", direction["path"], body=iter(pieces(body, 256 * 1024)), headers=headers,
+                       encode_chunked=True)
+    response = connection.getresponse()
+    status, answer = response.status, response.read()
+    response_headers = {k.lower(): v for k, v in response.getheaders()}
+    connection.close()
+    assert status == 413, answer[:300]
+    kind, message = error_of(direction, response_headers, answer)
+    assert kind == direction["too_large"]
+    assert f"{DEFAULT_MAX_REQUEST_BYTES} bytes" in message
+    assert upstream.requests == []
+
+
+BIG_ANSWER_BYTES = 40 * 1000 * 1000
+
+
+def big_completion(direction):
+    """A 40 MB non-streaming answer in the upstream's protocol."""
+    completion = fixture_json(direction["completion"])
+    text = "y" * BIG_ANSWER_BYTES
+    if direction["name"] == "anthropic":
+        completion["choices"][0]["message"]["content"] = text
+    else:
+        completion["content"] = [{"type": "text", "text": text}]
+    return json.dumps(completion).encode()
+
+
+def test_a_40_mb_answer_with_content_length_is_a_502_before_headers(envoy, openai_envoy, upstream, direction):
+    proxy = envoy if direction["name"] == "anthropic" else openai_envoy
+    body = big_completion(direction)
+    upstream.push(Reply(200, [("content-type", "application/json")], body=body))
+    status, headers, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi"),
+                                        direction["headers"])
+    assert status == 502
+    kind, message = error_of(direction, headers, answer)
+    assert kind in ("api_error", "server_error")
+    assert f"{len(body)} bytes" in message and f"max_response_bytes: {DEFAULT_MAX_RESPONSE_BYTES}" in message
+    # The worker is fine: the next answer converts.
+    upstream.push(json_reply(fixture_json(direction["completion"])))
+    status, _, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi"), direction["headers"])
+    assert status == 200, answer[:300]
+
+
+def test_a_40_mb_chunked_answer_ends_as_the_error_not_a_reset(envoy, openai_envoy, upstream, direction):
+    """Without content-length the status has gone out before the size is
+    known: the client gets that status and the error in its format as the
+    body (README "Limits"), never a reset connection."""
+    proxy = envoy if direction["name"] == "anthropic" else openai_envoy
+    # Paced, so Envoy hands the filter one piece at a time: a single read
+    # larger than Envoy's buffer limit minus max_response_bytes overflows
+    # Envoy's buffer before the filter sees it (README "Limits").
+    paced = dict(chunks=pieces(big_completion(direction), 1 << 20), delay=0.002)
+    upstream.push(Reply(200, [("content-type", "application/json")], **paced))
+    status, headers, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi"),
+                                        direction["headers"])
+    assert status == 200
+    kind, message = error_of(direction, headers, answer)
+    assert kind in ("api_error", "server_error")
+    assert f"max_response_bytes: {DEFAULT_MAX_RESPONSE_BYTES}" in message
+    assert len(answer) < 4096
+    # A streaming request answered with JSON gets the stream's error event.
+    paced = dict(chunks=pieces(big_completion(direction), 1 << 20), delay=0.002)
+    upstream.push(Reply(200, [("content-type", "application/json")], **paced))
+    status, headers, answer = post_json(proxy.url, direction["path"], request_body(direction, "hi", stream=True),
+                                        direction["headers"])
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    events = [(name, json.loads(data)) for name, data in sse_events(answer) if name != "comment"]
+    assert len(events) == 1
+    name, error = events[0]
+    assert "max_response_bytes" in error["error"]["message"]
+    if direction["name"] == "anthropic":
+        assert name == "error"
+    upstream.push(json_reply(fixture_json(direction["completion"])))
+    status, _, _ = post_json(proxy.url, direction["path"], request_body(direction, "hi"), direction["headers"])
+    assert status == 200

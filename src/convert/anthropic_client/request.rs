@@ -39,7 +39,35 @@ pub struct ConvertedRequest {
 
 /// Converts an Anthropic Messages request body; errors are the client's 400s.
 pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest, ClientError> {
-    let request = parse_request(body)?;
+    convert_parsed(parse_request(body)?, config, body.len(), |_| ())
+}
+
+/// Converts a `/v1/messages/count_tokens` body as the messages request it
+/// describes, answered with one token and not streamed (the upstream's
+/// `prompt_tokens` is then the count); also returns the local estimate of
+/// that count. Bad input gets the same errors as a messages request.
+pub fn convert_count_tokens(
+    body: &[u8],
+    config: &Config,
+) -> Result<(ConvertedRequest, u64), ClientError> {
+    let mut request = parse_request(body)?;
+    request.max_tokens = Some(1);
+    request.stream = None;
+    let mut estimate = 0;
+    let converted = convert_parsed(request, config, body.len(), |chat| {
+        estimate = super::count_tokens::estimate(chat);
+    })?;
+    Ok((converted, estimate))
+}
+
+/// Converts a parsed request; `inspect` sees the built request before it is
+/// written.
+fn convert_parsed(
+    request: MessagesRequest<'_>,
+    config: &Config,
+    body_len: usize,
+    inspect: impl FnOnce(&ChatRequest<'_>),
+) -> Result<ConvertedRequest, ClientError> {
     if request.messages.is_empty() {
         return Err(ClientError::invalid_request(
             "messages: at least one message is required",
@@ -49,8 +77,9 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
     let tool_names = tool_names_of(&request);
     let stream = request.stream == Some(true);
     let chat = chat_request(request, config, &tool_names)?;
+    inspect(&chat);
     let model = chat.model.to_string();
-    let mut out = Vec::with_capacity(body.len() + 256);
+    let mut out = Vec::with_capacity(body_len + 256);
     crate::json::write(&mut out, &chat)
         .map_err(|e| ClientError::invalid_request(format!("request cannot be converted: {e}")))?;
     Ok(ConvertedRequest {

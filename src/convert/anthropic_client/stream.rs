@@ -33,8 +33,11 @@ use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::openai::part;
 use crate::openai::{ChatCompletionChunk, ChatUsage, ContentPart, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
-use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
+use crate::sse::{
+    over_cap, write_event, SseConverter, SseError, SseHandler, SseItem, SseParser, MAX_LINE_BYTES,
+};
 use crate::wire::{CowStr, RawJson, TextOr};
+use std::collections::HashMap;
 
 /// Converts one streamed response; feed it the body as it arrives
 /// (`push`, then `finish` at the end of the body).
@@ -46,7 +49,21 @@ impl StreamConverter {
     }
 
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
-        SseConverter::from_parts(ChunksToEvents::new(ctx), parser)
+        SseConverter::from_parts(ChunksToEvents::new(ctx, usize::MAX), parser)
+    }
+
+    /// A converter that never holds more than `cap` bytes at once
+    /// (`max_held_bytes`): past it, the stream ends with an `error` event.
+    pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        StreamConverter::with_limits(ctx, MAX_LINE_BYTES, cap)
+    }
+
+    /// `with_cap` with another bound on one SSE line or event.
+    pub fn with_limits(ctx: ResponseContext, max_line_bytes: usize, cap: usize) -> StreamConverter {
+        SseConverter::from_parts(
+            ChunksToEvents::new(ctx, cap),
+            SseParser::with_cap(max_line_bytes, cap),
+        )
     }
 }
 
@@ -55,8 +72,12 @@ impl SseHandler for ChunksToEvents {
         self.item(item, out);
     }
 
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
-        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>) {
+        let failure = match error {
+            SseError::OverCap { .. } => StreamFailure::OverHeldLimit,
+            SseError::LineTooLong { .. } => StreamFailure::Invalid,
+        };
+        self.error(out, failure, "api_error", &error.to_string());
     }
 
     /// A stream that stopped before finishing gets an error, not `end_turn`.
@@ -67,6 +88,10 @@ impl SseHandler for ChunksToEvents {
     /// True once `message_stop` or `error` has been written.
     fn is_done(&self) -> bool {
         self.phase == Phase::Done
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held
     }
 }
 
@@ -106,6 +131,9 @@ enum ToolStatus {
     Closed,
 }
 
+/// What a tool slot costs beyond its strings: the slot and its index entries.
+const SLOT_COST: usize = std::mem::size_of::<ToolSlot>() + 32;
+
 /// One OpenAI tool call, keyed by its `index`.
 #[derive(Debug)]
 struct ToolSlot {
@@ -133,10 +161,22 @@ pub struct ChunksToEvents {
     usage: Option<ChatUsage>,
     refused: bool,
     failure: Option<StreamFailure>,
+    /// Slot position by OpenAI `index`, and call key by `id`.
+    keys: HashMap<u32, usize>,
+    ids: HashMap<String, u32>,
+    /// One past the largest key seen: the key of a new call with only an id.
+    next_key: u32,
+    /// Slots are opened in order: every slot from here on is waiting.
+    next_waiting: usize,
+    /// Bytes held across events (held fragments, slots), bounded by `cap`
+    /// together with the event being handled (`in_flight`, in the parser).
+    held: usize,
+    in_flight: usize,
+    cap: usize,
 }
 
 impl ChunksToEvents {
-    fn new(ctx: ResponseContext) -> ChunksToEvents {
+    fn new(ctx: ResponseContext, cap: usize) -> ChunksToEvents {
         ChunksToEvents {
             message_id: ctx.fallback_id.clone(),
             ctx,
@@ -149,7 +189,29 @@ impl ChunksToEvents {
             usage: None,
             refused: false,
             failure: None,
+            keys: HashMap::new(),
+            ids: HashMap::new(),
+            next_key: 0,
+            next_waiting: 0,
+            held: 0,
+            in_flight: 0,
+            cap,
         }
+    }
+
+    /// Accounts for `bytes` more held; past the cap the stream ends instead.
+    fn reserve(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
+        let total = self
+            .held
+            .saturating_add(bytes)
+            .saturating_add(self.in_flight);
+        if total > self.cap {
+            let message = over_cap(self.cap);
+            self.error(out, StreamFailure::OverHeldLimit, "api_error", &message);
+            return false;
+        }
+        self.held += bytes;
+        true
     }
 
     fn item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
@@ -165,7 +227,11 @@ impl ChunksToEvents {
                 event: name,
                 data,
                 terminated,
-            } => self.on_data(name, data.trim(), terminated, out),
+            } => {
+                self.in_flight = name.len() + data.len();
+                self.on_data(name, data.trim(), terminated, out);
+                self.in_flight = 0;
+            }
         }
     }
 
@@ -281,6 +347,9 @@ impl ChunksToEvents {
             return;
         }
         if !id.is_empty() {
+            if !self.reserve(id.len(), out) {
+                return;
+            }
             self.message_id = id.to_string();
         }
         let model = if model.is_empty() {
@@ -316,6 +385,9 @@ impl ChunksToEvents {
         }
         if !matches!(self.open, Some(Open::Thinking(_))) {
             self.close_all(out);
+            if self.phase == Phase::Done {
+                return;
+            }
             let index = open_block(&mut self.next_index, out, ContentBlock::thinking("", ""));
             self.open = Some(Open::Thinking(index));
             self.signer = Signer::default();
@@ -340,6 +412,9 @@ impl ChunksToEvents {
         }
         if !matches!(self.open, Some(Open::Text(_))) {
             self.close_all(out);
+            if self.phase == Phase::Done {
+                return;
+            }
             let index = open_block(&mut self.next_index, out, ContentBlock::text(""));
             self.open = Some(Open::Text(index));
         }
@@ -360,40 +435,48 @@ impl ChunksToEvents {
         if self.phase == Phase::Done {
             return;
         }
-        let slot = self.tool_slot(&call);
-        let function = call.function.unwrap_or_default();
-        let fragment = function.arguments.as_deref().unwrap_or("");
-        let Some(tool) = self.tools.get_mut(slot) else {
+        let Some(slot) = self.tool_slot(&call, out) else {
             return;
         };
-        if tool.status == ToolStatus::Waiting {
-            if tool.id.is_empty() {
-                tool.id = call.id.map(|id| id.to_string()).unwrap_or_default();
-            }
-            if tool.name.is_empty() {
-                let name = function.name.as_deref().unwrap_or("");
-                tool.name = self.ctx.tool_names.client(name).to_string();
-            }
+        let function = call.function.unwrap_or_default();
+        let fragment = function.arguments.as_deref().unwrap_or("");
+        let Some((key, status, held_empty)) = self
+            .tools
+            .get(slot)
+            .map(|t| (t.key, t.status, t.held.is_empty()))
+        else {
+            return;
+        };
+        if status == ToolStatus::Waiting
+            && !self.identify_tool(slot, call.id.as_deref(), &function, out)
+        {
+            return;
         }
-        match tool.status {
+        match status {
             ToolStatus::Closed => {
                 if !fragment.is_empty() {
-                    log::warn!(
-                        "dropped arguments for tool call {} after its block closed",
-                        tool.key
-                    );
+                    log::warn!("dropped arguments for tool call {key} after its block closed");
                 }
                 return;
             }
-            ToolStatus::Open if tool.held.is_empty() => {
-                if let Some(Open::Tool { index, .. }) = self.open {
+            ToolStatus::Open if held_empty => {
+                if let (Some(Open::Tool { index, .. }), Some(tool)) =
+                    (self.open, self.tools.get_mut(slot))
+                {
                     if let Err(message) = write_arguments(out, index, slot, tool, fragment) {
                         self.error(out, StreamFailure::Invalid, "api_error", &message);
                         return;
                     }
                 }
             }
-            _ => tool.held.push_str(fragment),
+            _ => {
+                if !self.reserve(fragment.len(), out) {
+                    return;
+                }
+                if let Some(tool) = self.tools.get_mut(slot) {
+                    tool.held.push_str(fragment);
+                }
+            }
         }
         if !matches!(self.open, Some(Open::Tool { .. })) {
             self.close_open(out);
@@ -402,32 +485,69 @@ impl ChunksToEvents {
         self.pump_tools(out);
     }
 
+    /// A waiting call's id and name, from its first delta that has them.
+    fn identify_tool(
+        &mut self,
+        slot: usize,
+        call_id: Option<&str>,
+        function: &crate::openai::FunctionCall<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((key, needs_id, needs_name)) = self
+            .tools
+            .get(slot)
+            .map(|t| (t.key, t.id.is_empty(), t.name.is_empty()))
+        else {
+            return false;
+        };
+        let id = match needs_id {
+            true => call_id.unwrap_or("").to_string(),
+            false => String::new(),
+        };
+        let name = match needs_name {
+            true => {
+                let name = function.name.as_deref().unwrap_or("");
+                self.ctx.tool_names.client(name).to_string()
+            }
+            false => String::new(),
+        };
+        // The id is held twice: in the slot and as the index's key.
+        if !self.reserve(2 * id.len() + name.len(), out) {
+            return false;
+        }
+        if !id.is_empty() {
+            self.ids.entry(id.clone()).or_insert(key);
+        }
+        if let Some(tool) = self.tools.get_mut(slot) {
+            if needs_id {
+                tool.id = id;
+            }
+            if needs_name {
+                tool.name = name;
+            }
+        }
+        true
+    }
+
     /// Finds (or creates) the slot for a tool-call delta, by `index`; servers
-    /// that omit it are matched by `id`, then to the latest call.
-    fn tool_slot(&mut self, call: &ToolCall<'_>) -> usize {
+    /// that omit it are matched by `id`, then to the latest call. `None`
+    /// when a new slot would pass the cap (the stream has ended).
+    fn tool_slot(&mut self, call: &ToolCall<'_>, out: &mut Vec<u8>) -> Option<usize> {
         let id = call.id.as_deref().filter(|id| !id.is_empty());
         let key = call.index.or_else(|| match id {
-            Some(id) => self
-                .tools
-                .iter()
-                .find(|t| t.id == id)
-                .map(|t| t.key)
-                .or_else(|| {
-                    let next = self
-                        .tools
-                        .iter()
-                        .map(|t| t.key.saturating_add(1))
-                        .max()
-                        .unwrap_or(0);
-                    Some(next)
-                }),
+            Some(id) => Some(self.ids.get(id).copied().unwrap_or(self.next_key)),
             None => self.tools.last().map(|t| t.key),
         });
         let key = key.unwrap_or(0);
-        if let Some(position) = self.tools.iter().position(|t| t.key == key) {
-            return position;
+        if let Some(position) = self.keys.get(&key) {
+            return Some(*position);
+        }
+        if !self.reserve(SLOT_COST, out) {
+            return None;
         }
         let position = self.tools.len();
+        self.keys.insert(key, position);
+        self.next_key = self.next_key.max(key.saturating_add(1));
         self.tools.push(ToolSlot {
             key,
             id: String::new(),
@@ -436,7 +556,7 @@ impl ChunksToEvents {
             status: ToolStatus::Waiting,
             scan: ObjectScan::default(),
         });
-        position
+        Some(position)
     }
 
     /// Writes the open tool's held fragments; while its arguments are
@@ -451,13 +571,14 @@ impl ChunksToEvents {
             };
             if !tool.held.is_empty() {
                 let held = std::mem::take(&mut tool.held);
+                self.held = self.held.saturating_sub(held.len());
                 if let Err(message) = write_arguments(out, index, slot, tool, &held) {
                     self.error(out, StreamFailure::Invalid, "api_error", &message);
                     return;
                 }
             }
             let complete = tool.scan.complete();
-            if !(complete && self.tools.iter().any(|t| t.status == ToolStatus::Waiting)) {
+            if !(complete && self.any_waiting()) {
                 return;
             }
             self.close_open(out);
@@ -465,24 +586,28 @@ impl ChunksToEvents {
         }
     }
 
+    fn any_waiting(&self) -> bool {
+        self.next_waiting < self.tools.len()
+    }
+
     fn open_next_tool(&mut self, out: &mut Vec<u8>) {
-        if self.phase == Phase::Done {
+        if self.phase == Phase::Done || !self.any_waiting() {
             return;
         }
-        let Some(slot) = self
-            .tools
-            .iter()
-            .position(|t| t.status == ToolStatus::Waiting)
-        else {
-            return;
-        };
-        let fallback_id = tool_fallback_id(&self.message_id, slot);
+        let slot = self.next_waiting;
+        self.next_waiting += 1;
+        if self.tools.get(slot).is_some_and(|t| t.id.is_empty()) {
+            let fallback_id = tool_fallback_id(&self.message_id, slot);
+            if !self.reserve(fallback_id.len(), out) {
+                return;
+            }
+            if let Some(tool) = self.tools.get_mut(slot) {
+                tool.id = fallback_id;
+            }
+        }
         let Some(tool) = self.tools.get_mut(slot) else {
             return;
         };
-        if tool.id.is_empty() {
-            tool.id = fallback_id;
-        }
         tool.status = ToolStatus::Open;
         let block = ContentBlock::tool_use(
             tool.id.as_str(),
@@ -520,6 +645,7 @@ impl ChunksToEvents {
                 if let Some(tool) = self.tools.get_mut(slot) {
                     tool.status = ToolStatus::Closed;
                     let held = std::mem::take(&mut tool.held);
+                    self.held = self.held.saturating_sub(held.len());
                     let written = write_arguments(out, index, slot, tool, &held)
                         .and_then(|()| match tool.scan.is_empty() {
                             true => write_arguments(out, index, slot, tool, "{}"),
@@ -551,9 +677,7 @@ impl ChunksToEvents {
     /// Closes the open block and writes every waiting tool call, in order.
     fn close_all(&mut self, out: &mut Vec<u8>) {
         self.close_open(out);
-        while self.phase != Phase::Done
-            && self.tools.iter().any(|t| t.status == ToolStatus::Waiting)
-        {
+        while self.phase != Phase::Done && self.any_waiting() {
             self.open_next_tool(out);
             self.close_open(out);
         }
@@ -617,6 +741,17 @@ impl ChunksToEvents {
             },
         );
         self.phase = Phase::Done;
+        self.release();
+    }
+
+    /// After the end nothing is converted: drop what was held.
+    fn release(&mut self) {
+        self.open = None;
+        self.tools = Vec::new();
+        self.keys = HashMap::new();
+        self.ids = HashMap::new();
+        self.next_waiting = 0;
+        self.held = 0;
     }
 }
 
@@ -734,7 +869,7 @@ pub fn completion_as_stream(
 
 /// A stream holding only an `error` event.
 pub fn error_stream(kind: &str, message: &str) -> Vec<u8> {
-    let mut state = ChunksToEvents::new(ResponseContext::default());
+    let mut state = ChunksToEvents::new(ResponseContext::default(), usize::MAX);
     let mut out = Vec::new();
     state.error(&mut out, StreamFailure::UpstreamError, kind, message);
     out

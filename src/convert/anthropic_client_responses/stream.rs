@@ -32,7 +32,7 @@ use crate::convert::signature::{reasoning_signature, Signer};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::responses::{Item, Response, ResponseUsage, StreamEvent as ResponsesEvent};
-use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
+use crate::sse::{write_event, SseConverter, SseError, SseHandler, SseItem, SseParser};
 use crate::wire::{CowStr, RawJson};
 use std::collections::HashMap;
 
@@ -73,8 +73,16 @@ impl SseHandler for ResponsesToEvents {
         }
     }
 
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
-        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>) {
+        let failure = match error {
+            SseError::OverCap { .. } => StreamFailure::OverHeldLimit,
+            SseError::LineTooLong { .. } => StreamFailure::Invalid,
+        };
+        self.error(out, failure, "api_error", &error.to_string());
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
 
     /// A stream that stopped before its terminal event gets an error.

@@ -74,8 +74,11 @@ impl Pair for OpenAiOnAnthropic {
         stream::message_body_as_stream(body, context)
     }
 
-    fn stream_converter(context: &ResponseContext) -> SseConverter<stream::EventsToChunks> {
-        stream::StreamConverter::new(context.clone())
+    fn stream_converter(
+        context: &ResponseContext,
+        max_held_bytes: usize,
+    ) -> SseConverter<stream::EventsToChunks> {
+        stream::StreamConverter::with_cap(context.clone(), max_held_bytes)
     }
 
     /// OpenAI clients know no 529 (Anthropic's "overloaded").

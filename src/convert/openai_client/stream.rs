@@ -19,10 +19,11 @@ use crate::openai::{role, FUNCTION};
 use crate::openai::{ChatCompletionChunk, ChatMessage, ChunkChoice, FunctionCall, ToolCall};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::sse::{
-    write_comment, write_data, write_raw_data, LineTooLong, SseConverter, SseHandler, SseItem,
-    SseParser,
+    over_cap, write_comment, write_data, write_raw_data, SseConverter, SseError, SseHandler,
+    SseItem, SseParser, MAX_LINE_BYTES,
 };
 use crate::wire::{CowStr, TextOr};
+use std::collections::HashMap;
 
 /// Converts one streamed response; feed it the body as it arrives
 /// (`push`, then `finish` at the end of the body).
@@ -34,7 +35,21 @@ impl StreamConverter {
     }
 
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
-        SseConverter::from_parts(EventsToChunks::new(ctx), parser)
+        SseConverter::from_parts(EventsToChunks::new(ctx, usize::MAX), parser)
+    }
+
+    /// A converter that never holds more than `cap` bytes at once
+    /// (`max_held_bytes`): past it, the stream ends with an error chunk.
+    pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        StreamConverter::with_limits(ctx, MAX_LINE_BYTES, cap)
+    }
+
+    /// `with_cap` with another bound on one SSE line or event.
+    pub fn with_limits(ctx: ResponseContext, max_line_bytes: usize, cap: usize) -> StreamConverter {
+        SseConverter::from_parts(
+            EventsToChunks::new(ctx, cap),
+            SseParser::with_cap(max_line_bytes, cap),
+        )
     }
 }
 
@@ -43,8 +58,12 @@ impl SseHandler for EventsToChunks {
         self.item(item, out);
     }
 
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
-        self.error(out, StreamFailure::Invalid, "api_error", &error.to_string());
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>) {
+        let failure = match error {
+            SseError::OverCap { .. } => StreamFailure::OverHeldLimit,
+            SseError::LineTooLong { .. } => StreamFailure::Invalid,
+        };
+        self.error(out, failure, "api_error", &error.to_string());
     }
 
     /// A stream that ended before `message_stop` gets an error chunk.
@@ -59,6 +78,10 @@ impl SseHandler for EventsToChunks {
 
     fn is_done(&self) -> bool {
         self.done
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held
     }
 }
 
@@ -84,6 +107,11 @@ enum BlockKind {
     Ignored,
 }
 
+/// What one entry of the block index costs.
+const BLOCK_COST: usize = 32;
+/// What one collected thinking block costs beyond its strings.
+const THINKING_COST: usize = std::mem::size_of::<ContentBlock<'static>>();
+
 /// The state of one Anthropic event stream being written as OpenAI chunks.
 #[derive(Debug)]
 pub struct EventsToChunks {
@@ -92,7 +120,8 @@ pub struct EventsToChunks {
     model: String,
     started: bool,
     done: bool,
-    blocks: Vec<(u32, BlockKind)>,
+    /// What each Anthropic block index stands for (the latest start wins).
+    blocks: HashMap<u32, BlockKind>,
     next_tool: u32,
     thinking_blocks: Vec<ContentBlock<'static>>,
     /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[{"index":0,"delta":`
@@ -100,24 +129,59 @@ pub struct EventsToChunks {
     usage: Usage,
     finished: bool,
     failure: Option<StreamFailure>,
+    /// Bytes held across events (block index, collected thinking, id and
+    /// model), bounded by `cap` together with the event being handled
+    /// (`in_flight`, in the parser).
+    held: usize,
+    thinking_held: usize,
+    in_flight: usize,
+    cap: usize,
 }
 
 impl EventsToChunks {
-    fn new(ctx: ResponseContext) -> EventsToChunks {
+    fn new(ctx: ResponseContext, cap: usize) -> EventsToChunks {
         EventsToChunks {
             id: ctx.fallback_id.clone(),
             model: ctx.model.clone(),
             ctx,
             started: false,
             done: false,
-            blocks: Vec::new(),
+            blocks: HashMap::new(),
             next_tool: 0,
             thinking_blocks: Vec::new(),
             envelope: Vec::new(),
             usage: Usage::default(),
             finished: false,
             failure: None,
+            held: 0,
+            thinking_held: 0,
+            in_flight: 0,
+            cap,
         }
+    }
+
+    /// Accounts for `bytes` more held; past the cap the stream ends instead.
+    fn reserve(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
+        let total = self
+            .held
+            .saturating_add(bytes)
+            .saturating_add(self.in_flight);
+        if total > self.cap {
+            let message = over_cap(self.cap);
+            self.error(out, StreamFailure::OverHeldLimit, "api_error", &message);
+            return false;
+        }
+        self.held += bytes;
+        true
+    }
+
+    /// `reserve` for collected thinking, freed when it is sent.
+    fn reserve_thinking(&mut self, bytes: usize, out: &mut Vec<u8>) -> bool {
+        let reserved = self.reserve(bytes, out);
+        if reserved {
+            self.thinking_held += bytes;
+        }
+        reserved
     }
 
     fn item(&mut self, item: SseItem<'_>, out: &mut Vec<u8>) {
@@ -127,8 +191,14 @@ impl EventsToChunks {
         match item {
             SseItem::Comment(_) => write_comment(out, "ping"),
             SseItem::Event {
-                data, terminated, ..
-            } => self.on_data(data.trim(), terminated, out),
+                event,
+                data,
+                terminated,
+            } => {
+                self.in_flight = event.len() + data.len();
+                self.on_data(data.trim(), terminated, out);
+                self.in_flight = 0;
+            }
         }
     }
 
@@ -171,9 +241,16 @@ impl EventsToChunks {
     fn message_start(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
         if let Some(message) = event.message {
             if !self.started && !message.id.is_empty() {
+                // Held twice: on its own and in the chunk envelope.
+                if !self.reserve(2 * message.id.len(), out) {
+                    return;
+                }
                 self.id = message.id.to_string();
             }
             if !self.started && !message.model.is_empty() {
+                if !self.reserve(2 * message.model.len(), out) {
+                    return;
+                }
                 self.model = message.model.to_string();
             }
             merge_usage(&mut self.usage, &message.usage);
@@ -209,6 +286,9 @@ impl EventsToChunks {
         let (Some(index), Some(block)) = (event.index, event.content_block) else {
             return;
         };
+        if !self.blocks.contains_key(&index) && !self.reserve(BLOCK_COST, out) {
+            return;
+        }
         let kind = match block.kind.as_str() {
             block::TEXT => {
                 if let Some(text) = block.text.filter(|t| !t.is_empty()) {
@@ -217,11 +297,18 @@ impl EventsToChunks {
                 BlockKind::Text
             }
             block::THINKING => {
+                if !self.reserve_thinking(THINKING_COST, out) {
+                    return;
+                }
                 self.thinking_blocks
                     .push(owned_replay(ContentBlock::thinking("", "")));
                 BlockKind::Thinking
             }
             block::REDACTED_THINKING => {
+                let data = block.data.as_deref().map_or(0, str::len);
+                if !self.reserve_thinking(THINKING_COST + data, out) {
+                    return;
+                }
                 self.thinking_blocks.push(owned_replay(replay_block(block)));
                 BlockKind::Ignored
             }
@@ -255,13 +342,13 @@ impl EventsToChunks {
                 BlockKind::Ignored
             }
         };
-        self.blocks.push((index, kind));
+        self.blocks.insert(index, kind);
     }
 
     fn block_kind(&self, index: Option<u32>) -> BlockKind {
         index
-            .and_then(|i| self.blocks.iter().rev().find(|(b, _)| *b == i))
-            .map_or(BlockKind::Ignored, |(_, kind)| kind.clone())
+            .and_then(|i| self.blocks.get(&i))
+            .map_or(BlockKind::Ignored, BlockKind::clone)
     }
 
     fn block_delta(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) {
@@ -276,6 +363,9 @@ impl EventsToChunks {
             }
             (BlockKind::Thinking, Some("thinking_delta")) => {
                 if let Some(thinking) = delta.thinking.filter(|t| !t.is_empty()) {
+                    if !self.reserve_thinking(thinking.len(), out) {
+                        return;
+                    }
                     if let Some(block) = self.thinking_blocks.last_mut() {
                         let text = block.thinking.get_or_insert_with(CowStr::default);
                         text.0.to_mut().push_str(&thinking);
@@ -290,6 +380,10 @@ impl EventsToChunks {
                 }
             }
             (BlockKind::Thinking, Some("signature_delta")) => {
+                let size = delta.signature.as_deref().map_or(0, str::len);
+                if !self.reserve_thinking(size, out) {
+                    return;
+                }
                 if let (Some(block), Some(signature)) =
                     (self.thinking_blocks.last_mut(), delta.signature)
                 {
@@ -336,6 +430,8 @@ impl EventsToChunks {
         }
         self.finished = true;
         let thinking_blocks = std::mem::take(&mut self.thinking_blocks);
+        self.held = self.held.saturating_sub(self.thinking_held);
+        self.thinking_held = 0;
         let chunk = self.chunk(
             ChatMessage {
                 thinking_blocks: (!thinking_blocks.is_empty()).then_some(thinking_blocks),
@@ -421,6 +517,15 @@ impl EventsToChunks {
         };
         write_data(out, &body);
         self.done = true;
+        self.release();
+    }
+
+    /// After the end nothing is converted: drop what was held.
+    fn release(&mut self) {
+        self.blocks = HashMap::new();
+        self.thinking_blocks = Vec::new();
+        self.held = 0;
+        self.thinking_held = 0;
     }
 }
 
@@ -463,7 +568,7 @@ fn owned_replay(block: ContentBlock<'_>) -> ContentBlock<'static> {
 pub fn message_as_stream(message: crate::anthropic::Message<'_>, ctx: &ResponseContext) -> Vec<u8> {
     let completion = super::response::completion_from_message(message, ctx);
     let mut out = Vec::new();
-    let mut state = EventsToChunks::new(ctx.clone());
+    let mut state = EventsToChunks::new(ctx.clone(), usize::MAX);
     state.id = completion.id.to_string();
     state.model = completion.model.to_string();
     state.start(&mut out);
@@ -527,7 +632,7 @@ pub fn message_body_as_stream(
 
 /// A stream holding only an error.
 pub fn error_stream(code: &str, message: &str) -> Vec<u8> {
-    let mut state = EventsToChunks::new(ResponseContext::default());
+    let mut state = EventsToChunks::new(ResponseContext::default(), usize::MAX);
     let mut out = Vec::new();
     state.error(&mut out, StreamFailure::UpstreamError, code, message);
     out

@@ -87,8 +87,11 @@ impl Pair for ResponsesOnAnthropic {
         Ok((stream::message_as_stream(message, context), tokens))
     }
 
-    fn stream_converter(context: &ResponseContext) -> SseConverter<stream::EventsToResponses> {
-        stream::StreamConverter::new(context.clone())
+    fn stream_converter(
+        context: &ResponseContext,
+        max_held_bytes: usize,
+    ) -> SseConverter<stream::EventsToResponses> {
+        stream::StreamConverter::with_cap(context.clone(), max_held_bytes)
     }
 
     /// OpenAI clients know no 529 (Anthropic's "overloaded").

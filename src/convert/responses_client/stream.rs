@@ -23,7 +23,9 @@ use crate::convert::error::{upstream_error_from_json, UpstreamError};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::responses::{ContentPart, Item, Response, StreamEvent as Event};
-use crate::sse::{write_event, LineTooLong, SseConverter, SseHandler, SseItem, SseParser};
+use crate::sse::{
+    write_event, SseConverter, SseError, SseHandler, SseItem, SseParser, MAX_LINE_BYTES,
+};
 use crate::wire::CowStr;
 
 /// Most bytes of the answer held until the terminal event, which repeats
@@ -45,6 +47,12 @@ impl StreamConverter {
     pub fn with_parser(ctx: ResponseContext, parser: SseParser) -> StreamConverter {
         SseConverter::from_parts(EventsToResponses::new(ctx), parser)
     }
+
+    /// A converter that never holds more than `cap` bytes at once
+    /// (`max_held_bytes`): past it, the response fails.
+    pub fn with_cap(ctx: ResponseContext, cap: usize) -> StreamConverter {
+        StreamConverter::with_parser(ctx, SseParser::with_cap(MAX_LINE_BYTES, cap))
+    }
 }
 
 impl SseHandler for EventsToResponses {
@@ -59,13 +67,12 @@ impl SseHandler for EventsToResponses {
         }
     }
 
-    fn on_invalid(&mut self, error: &LineTooLong, out: &mut Vec<u8>) {
-        self.fail(
-            out,
-            StreamFailure::Invalid,
-            "server_error",
-            &error.to_string(),
-        );
+    fn on_invalid(&mut self, error: &SseError, out: &mut Vec<u8>) {
+        let failure = match error {
+            SseError::OverCap { .. } => StreamFailure::OverHeldLimit,
+            SseError::LineTooLong { .. } => StreamFailure::Invalid,
+        };
+        self.fail(out, failure, "server_error", &error.to_string());
     }
 
     /// A stream that ended before `message_stop` fails: never a silent end.
@@ -80,6 +87,10 @@ impl SseHandler for EventsToResponses {
 
     fn is_done(&self) -> bool {
         self.done
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held
     }
 }
 
@@ -178,7 +189,7 @@ impl EventsToResponses {
         }
         self.fail(
             out,
-            StreamFailure::Invalid,
+            StreamFailure::OverHeldLimit,
             "server_error",
             &format!("upstream answer is larger than the {MAX_HELD_BYTES} bytes the bridge holds"),
         );

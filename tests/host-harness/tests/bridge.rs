@@ -303,7 +303,7 @@ fn other_requests_pass_through_untouched() {
     for (method, path) in [
         ("POST", "/v1/chat/completions"),
         ("GET", "/v1/models"),
-        ("POST", "/v1/messages/count_tokens"),
+        ("POST", "/v1/messages/batches"),
         ("POST", "/v1/embeddings"),
     ] {
         let headers = vec![
@@ -351,7 +351,7 @@ fn stream_outputs_match(name: &str) {
     assert!(whole.response_complete);
     assert_eq!(
         whole.response_header("content-type"),
-        Some("text/event-stream")
+        Some("text/event-stream; charset=utf-8")
     );
     assert_eq!(whole.response_header("content-length"), None);
     let events = parse_anthropic_sse(&whole.response_body)

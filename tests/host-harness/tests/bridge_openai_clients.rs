@@ -195,7 +195,7 @@ fn stream_outputs_match(name: &str, include_usage: bool) {
     assert!(whole.response_complete);
     assert_eq!(
         whole.response_header("content-type"),
-        Some("text/event-stream")
+        Some("text/event-stream; charset=utf-8")
     );
     assert_eq!(whole.response_header("content-length"), None);
     let items = parse_openai_sse(&whole.response_body)
