@@ -20,6 +20,7 @@ use crate::convert::openai_client::request::{
     base64_source, clamp_temperature, data_url_source, empty_object_schema, fit_thinking,
     non_empty_text, push_turn, thinking_budget,
 };
+use crate::report::LogSafe;
 use crate::responses::{
     ContentPart, CustomToolFormat, Item, ResponsesRequest, TextFormat, Tool as ClientToolDef,
     ToolChoice as ClientChoice, ToolChoiceObject,
@@ -261,7 +262,10 @@ fn anthropic_tool<'a>(
         "function" => false,
         "custom" => true,
         other => {
-            log::debug!("dropped a {other:?} tool: an Anthropic upstream runs only function tools");
+            log::debug!(
+                "dropped a `{}` tool: an Anthropic upstream runs only function tools",
+                LogSafe(other)
+            );
             return None;
         }
     };
@@ -327,7 +331,7 @@ fn tool_choice<'a>(
             ("function" | "custom", Some(name)) => ("tool", Some(tools.upstream(None, &name))),
             ("allowed_tools", _) if object.mode.as_deref() == Some("required") => ("any", None),
             (other, _) => {
-                log::debug!("tool_choice {other:?} sent as auto");
+                log::debug!("tool_choice `{}` sent as auto", LogSafe(other));
                 ("auto", None)
             }
         },
@@ -355,7 +359,10 @@ fn output_format(format: TextFormat<'_>) -> Option<OutputFormat<'_>> {
         }),
         "text" => None,
         other => {
-            log::debug!("dropped text.format {other:?}: only json_schema converts");
+            log::debug!(
+                "dropped text.format `{}`: only json_schema converts",
+                LogSafe(other)
+            );
             None
         }
     }
@@ -407,8 +414,7 @@ fn split_input<'a>(
             }
             "reasoning" => push_turn(&mut turns, Role::Assistant, thinking_block(item)),
             other => log::debug!(
-                "input[{index}]: skipped a {other:?} item an Anthropic upstream has no form for"
-            ),
+                "input[{index}]: skipped a `{}` item an Anthropic upstream has no form for", LogSafe(other)),
         }
     }
     let system = match system.len() {
@@ -463,7 +469,8 @@ fn user_blocks<'a>(
             "input_image" => blocks.push(image_block(part, index)?),
             "input_file" => blocks.push(document_block(part, index)?),
             other => log::debug!(
-                "input[{index}]: skipped a {other:?} part an Anthropic upstream has no form for"
+                "input[{index}]: skipped a `{}` part an Anthropic upstream has no form for",
+                LogSafe(other)
             ),
         }
     }

@@ -13,6 +13,7 @@ use super::tools::{ClientTool, ToolKind, CUSTOM_INPUT};
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{openai_error_body, openai_error_type, truncate};
 use crate::convert::openai_client::response::compact_json;
+use crate::report::LogSafe;
 use crate::report::Tokens;
 use crate::responses::{
     ContentPart, IncompleteDetails, InputTokensDetails, Item, OutputTokensDetails, Response,
@@ -409,7 +410,10 @@ fn block_item(
             Some(call_item(&id, call_id, &tool, &input, true))
         }
         other => {
-            log::debug!("skipped a {other:?} block: it ran on the upstream's side");
+            log::debug!(
+                "skipped a `{}` block: it ran on the upstream's side",
+                LogSafe(other)
+            );
             None
         }
     }

@@ -21,6 +21,7 @@ use super::tools::{ClientTool, ToolKind};
 use crate::anthropic::{ContentBlock, Delta, StreamEvent, Usage};
 use crate::convert::error::{upstream_error_from_json, UpstreamError};
 use crate::convert::{unparsable_event, STREAM_INCOMPLETE};
+use crate::report::LogSafe;
 use crate::report::{StreamFailure, StreamOutcome, Tokens};
 use crate::responses::{ContentPart, Item, Response, StreamEvent as Event};
 use crate::sse::{
@@ -227,7 +228,7 @@ impl EventsToResponses {
                 let (code, message) = failure(kind, &error.message, self.ctx.retry_after);
                 self.fail(out, StreamFailure::UpstreamError, code, &message);
             }
-            other => log::debug!("ignored stream event {other:?}"),
+            other => log::debug!("ignored stream event `{}`", LogSafe(other)),
         }
     }
 
@@ -331,7 +332,10 @@ impl EventsToResponses {
             }
             "tool_use" => Block::Tool,
             other => {
-                log::debug!("block {other:?} ran on the upstream's side; not a client tool call");
+                log::debug!(
+                    "block `{}` ran on the upstream's side; not a client tool call",
+                    LogSafe(other)
+                );
                 Block::Ignored
             }
         };
@@ -448,7 +452,7 @@ impl EventsToResponses {
                     self.input_delta(out, &partial);
                 }
             }
-            (_, kind) => log::debug!("ignored a {:?} delta", kind.unwrap_or("untyped")),
+            (_, kind) => log::debug!("ignored a `{}` delta", LogSafe(kind.unwrap_or("untyped"))),
         }
     }
 
