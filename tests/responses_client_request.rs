@@ -528,3 +528,44 @@ fn thinking_is_off_when_the_last_tool_call_lost_its_thinking_block() {
     );
     assert_eq!(plain["thinking"]["type"], "enabled");
 }
+
+/// Codex ≥ 0.147 may send its tools as `additional_tools` input items
+/// (namespace-wrapped) with an empty top-level `tools`, again in every
+/// replayed turn: they are hoisted into `tools`, each name once, and the
+/// item is no turn.
+#[test]
+fn additional_tools_items_are_hoisted_into_tools_once() {
+    let declared = json!({"type": "additional_tools", "tools": [
+        {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+        {"type": "namespace", "name": "mcp", "tools": [
+            {"type": "function", "name": "search", "parameters": {"type": "object"}}]}
+    ]});
+    let request = with(
+        input(json!([
+            declared.clone(),
+            {"role": "user", "content": "hi"},
+            {"type": "function_call", "call_id": "c1", "name": "search", "namespace": "mcp", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "found"},
+            declared,
+            {"role": "user", "content": "again"}
+        ])),
+        "tools",
+        json!([]),
+    );
+    let out = convert(request);
+    let names: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["exec_command", "mcp__search"]);
+    let roles: Vec<&str> = out["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(out["messages"][1]["content"][0]["name"], "mcp__search");
+}

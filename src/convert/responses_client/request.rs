@@ -47,7 +47,8 @@ const MAX_NAME_IN_ERROR: usize = 64;
 const NO_STATE: &str = "the bridge keeps no conversation state: send the whole conversation in `input` (with `store: false`) instead of";
 
 pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest, ClientError> {
-    let request: ResponsesRequest<'_> = crate::convert::error::parse_body(body)?;
+    let mut request: ResponsesRequest<'_> = crate::convert::error::parse_body(body)?;
+    hoist_additional_tools(&mut request);
     if request.previous_response_id.is_some() {
         return Err(ClientError::invalid_request(format!(
             "previous_response_id: {NO_STATE} `previous_response_id`"
@@ -78,6 +79,24 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
         tool_choice,
         parallel_tool_calls,
     })
+}
+
+/// Tools declared in `additional_tools` input items (new and replayed)
+/// join the top-level `tools`; a name declared twice keeps its first
+/// declaration.
+fn hoist_additional_tools(request: &mut ResponsesRequest<'_>) {
+    let Some(TextOr::Items(items)) = request.input.as_mut() else {
+        return;
+    };
+    let extra: Vec<ClientToolDef<'_>> = items
+        .iter_mut()
+        .filter(|item| item.is("additional_tools"))
+        .filter_map(|item| item.tools.take())
+        .flatten()
+        .collect();
+    if !extra.is_empty() {
+        request.tools.get_or_insert_with(Vec::new).extend(extra);
+    }
 }
 
 /// The client's `tool_choice`, kept for the response's echo of it.
@@ -237,17 +256,25 @@ fn client_tool(tool: &ClientToolDef<'_>, namespace: Option<String>) -> Option<Cl
 }
 
 /// Function and custom tools (namespaces flattened) → Anthropic tools;
-/// built-in tools are dropped.
+/// built-in tools are dropped, and a name declared again is sent once
+/// (Anthropic rejects duplicate tool names).
 fn anthropic_tools<'a>(tools: Vec<ClientToolDef<'a>>, table: &ToolTable) -> Vec<Tool<'a>> {
-    let mut out = Vec::new();
+    let mut out: Vec<Tool<'a>> = Vec::new();
+    let mut push = |tool: Option<Tool<'a>>| {
+        if let Some(tool) = tool {
+            if !out.iter().any(|t| t.name == tool.name) {
+                out.push(tool);
+            }
+        }
+    };
     for tool in tools {
         if tool.is("namespace") {
             let namespace = tool.name.clone();
             for inner in tool.tools.unwrap_or_default() {
-                out.extend(anthropic_tool(inner, namespace.as_deref(), table));
+                push(anthropic_tool(inner, namespace.as_deref(), table));
             }
         } else {
-            out.extend(anthropic_tool(tool, None, table));
+            push(anthropic_tool(tool, None, table));
         }
     }
     out
@@ -413,6 +440,7 @@ fn split_input<'a>(
                 push_turn(&mut turns, Role::User, vec![tool_result(item, index)?])
             }
             "reasoning" => push_turn(&mut turns, Role::Assistant, thinking_block(item)),
+            "additional_tools" => {}
             other => log::debug!(
                 "input[{index}]: skipped a `{}` item an Anthropic upstream has no form for", LogSafe(other)),
         }
