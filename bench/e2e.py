@@ -50,6 +50,14 @@ CLAUDE_CODE_BODY = FIXTURES / "anthropic-claude-code.json"
 STREAM_FIXTURE = FIXTURES / "openai-stream.sse"
 DEFAULT_WASM = REPO / "target" / "wasm32-wasip1" / "release" / "anthropic_openai_bridge.wasm"
 DEFAULT_ENVOY = REPO / ".venv" / "bin" / "envoy"
+
+
+def repo_relative(command):
+    """A command line as it reads from the repository root: its own files by
+    their relative paths, not by where this checkout happens to be."""
+    return command.replace(f"{REPO}/", "")
+
+
 RESULTS = BENCH / "results" / "e2e-latest.md"
 PARTS = ("throughput", "delay", "memory")
 NOISY = 0.2  # other processes' CPU (fraction of a core) above which a run is flagged
@@ -371,7 +379,7 @@ def throughput_report(args, results, sizes, commands, litellm_error, litellm_ver
     out.append("")
     out.append("```")
     for load, command in commands.items():
-        out.append(f"# {load}: BENCH_BODY=<request body file> {command}")
+        out.append(f"# {load}: BENCH_BODY=<request body file> {repo_relative(command)}")
     out.append("```\n")
     return out
 
@@ -598,7 +606,7 @@ def main():
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     out += targets_report(args, key)
-    command = " ".join(["bench/e2e.py"] + sys.argv[1:])
+    command = repo_relative(" ".join(["bench/e2e.py"] + sys.argv[1:]))
     out.append(f"Command: `.venv/bin/python {command}`; total time {time.monotonic() - started:.0f} s.")
     if notes:
         out.append("\nNotes:")

@@ -1,4 +1,4 @@
-//! Plugin configuration (DESIGN.md section 3): parsed and validated once in
+//! Plugin configuration (docs/configuration.md#configuration-reference): parsed and validated once in
 //! `on_configure`. Every error names the field it is about, and unknown keys
 //! are errors, so a typo can never fall back to a default silently.
 
@@ -56,8 +56,9 @@ pub const DEFAULT_MAX_HELD_BYTES: u64 = 16 * 1024 * 1024;
 /// (about three copies at once); real completions are far smaller.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Every configuration key, with its meaning; the README's reference table is
-/// checked against this list by a test so the two cannot drift.
+/// Every configuration key, with its meaning; the reference table in
+/// docs/configuration.md#configuration-reference is checked against this
+/// list by a test so the two cannot drift.
 pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "upstream_protocol",

@@ -3,7 +3,7 @@
 //! what it returns. Everything that decides *what* happens lives here (and
 //! in `convert/`), so it is tested natively; the glue only moves bytes.
 //!
-//! The host's rules (DESIGN.md section 2) shape the API: header decisions are
+//! The host's rules (docs/README.md#what-the-proxy-wasm-host-allows) shape the API: header decisions are
 //! made from headers alone, request bodies are converted once whole,
 //! buffered responses once whole, streams chunk by chunk.
 //!
@@ -500,9 +500,7 @@ impl Exchange {
             ))));
         }
         if end_of_stream || length == Some(0) {
-            return Verdict::Reply(
-                self.reply(ClientError::invalid_request("request body is required")),
-            );
+            return Verdict::Reply(self.reply(ClientError::missing_body()));
         }
         let config = &self.config;
         Verdict::Continue(match self.conversion.as_ref() {
@@ -530,6 +528,9 @@ impl Exchange {
     pub fn on_request_body(&mut self, body: &[u8]) -> Result<Vec<u8>, LocalReply> {
         if let Some(reply) = self.check_request_size(body.len()) {
             return Err(reply);
+        }
+        if body.is_empty() {
+            return Err(self.reply(ClientError::missing_body()));
         }
         let (config, fallback_id) = (&self.config, self.fallback_id.as_str());
         let converted = match self.conversion.as_mut() {

@@ -204,7 +204,7 @@ impl Context for BridgeStream {}
 
 impl HttpContext for BridgeStream {
     /// Always `Continue`: Envoy turns a pause here into "stop all" and the
-    /// body callbacks would never run (DESIGN.md section 2).
+    /// body callbacks would never run (docs/README.md#what-the-proxy-wasm-host-allows).
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         if self.exchange.is_none() {
             return Action::Continue;

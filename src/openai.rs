@@ -100,7 +100,7 @@ pub struct ChatMessage<'a> {
     pub reasoning: Option<CowStr<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<CowStr<'a>>,
-    /// Signed Anthropic thinking, carried for replay (DESIGN.md section 7).
+    /// Signed Anthropic thinking, carried for replay (docs/openai_client.md#reasoning-round-trip).
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub thinking_blocks: Option<Vec<ContentBlock<'a>>>,
 }

@@ -1,4 +1,4 @@
-//! Anthropic request → OpenAI request (DESIGN.md section 4, "Request"):
+//! Anthropic request → OpenAI request (docs/anthropic_client.md#request-mapping):
 //! two whole requests against golden output, then every row and message
 //! rule on its own, and the 400s for bad input.
 

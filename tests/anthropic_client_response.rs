@@ -1,4 +1,4 @@
-//! OpenAI completion → Anthropic message (DESIGN.md section 4, "Response"):
+//! OpenAI completion → Anthropic message (docs/anthropic_client.md#response-mapping):
 //! every recorded completion against its golden output, then each rule.
 
 mod common;

@@ -1,4 +1,4 @@
-//! OpenAI chunks → Anthropic events (DESIGN.md section 4, "Streaming"):
+//! OpenAI chunks → Anthropic events (docs/anthropic_client.md#stream-event-grammar):
 //! every recorded stream against its golden output and against what its
 //! chunks say, under every chunking; then each rule on its own.
 

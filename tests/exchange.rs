@@ -8,6 +8,7 @@ use anthropic_openai_bridge::convert::headers::HeaderEdit;
 use anthropic_openai_bridge::exchange::{
     route_for, BodyMode, Exchange, LocalReply, Route, Verdict,
 };
+use anthropic_openai_bridge::report::ClientErrorKind;
 use common::*;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -174,6 +175,36 @@ fn a_request_without_a_body_is_a_400() {
         reply_json(&reply)["error"]["message"],
         "request body is required"
     );
+    assert_eq!(ex.report().client_error, Some(ClientErrorKind::MissingBody));
+}
+
+/// A body announced empty, or one that ends without a byte (chunked), is
+/// counted as `missing_body`, in the client's protocol, like headers-only.
+#[test]
+fn an_empty_body_is_a_missing_body() {
+    let mut ex = exchange(r#"{"upstream_protocol":"anthropic"}"#);
+    let mut h = request_headers("/v1/chat/completions");
+    h.push(("content-length".into(), "0".into()));
+    let Verdict::Reply(reply) = ex.on_request_headers(&h, false) else {
+        panic!("expected a 400");
+    };
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply_json(&reply)["error"]["type"], "invalid_request_error");
+    assert_eq!(ex.report().client_error, Some(ClientErrorKind::MissingBody));
+
+    let mut ex = openai_upstream();
+    assert!(matches!(
+        ex.on_request_headers(&request_headers("/v1/messages"), false),
+        Verdict::Continue(_)
+    ));
+    let reply = ex.on_request_body(b"").unwrap_err();
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply_json(&reply),
+        json!({"type": "error", "error": {"type": "invalid_request_error", "message": "request body is required"}})
+    );
+    assert_eq!(ex.report().client_error, Some(ClientErrorKind::MissingBody));
+    assert!(!ex.converts_request());
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! OpenAI request → Anthropic request (DESIGN.md section 5, "Request"):
+//! OpenAI request → Anthropic request (docs/openai_client.md#request-mapping):
 //! one whole agent request against golden output, then every row and
 //! message rule on its own, and the 400s for bad input.
 

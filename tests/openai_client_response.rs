@@ -1,4 +1,4 @@
-//! Anthropic message → OpenAI completion (DESIGN.md section 5, "Response"):
+//! Anthropic message → OpenAI completion (docs/openai_client.md#response-mapping):
 //! every recorded message against its golden output, then each rule.
 
 mod common;

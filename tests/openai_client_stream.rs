@@ -1,4 +1,4 @@
-//! Anthropic events → OpenAI chunks (DESIGN.md section 5, "Streaming"):
+//! Anthropic events → OpenAI chunks (docs/openai_client.md#stream-event-grammar):
 //! every recorded stream against its golden output and against what its
 //! events say, under every chunking; then each rule on its own.
 

@@ -1385,7 +1385,12 @@ fn openai_user_content() -> impl Strategy<Value = Value> {
     ];
     prop_oneof![
         non_empty_text().prop_map(Value::from),
-        vec(part, 1..4).prop_map(Value::Array),
+        // Parts may be empty text, but one must be left to send: a request
+        // with nothing left is a 400 (tests/openai_client_request.rs).
+        (vec(part, 0..3), non_empty_text()).prop_map(|(mut parts, text)| {
+            parts.push(json!({"type": "text", "text": text}));
+            Value::Array(parts)
+        }),
     ]
 }
 

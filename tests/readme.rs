@@ -1,12 +1,16 @@
-//! The README's configuration table is checked against the keys the filter
-//! accepts, so the two cannot drift.
+//! The configuration table (docs/configuration.md) and the README's metric
+//! list are checked against what the filter accepts and emits, so they
+//! cannot drift.
 
 use anthropic_openai_bridge::config::{Config, KEYS};
 use anthropic_openai_bridge::report::{METRICS, TAGS};
 
 fn readme_table() -> Vec<(String, String, String)> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/configuration.md"
+    ))
+    .unwrap();
     let start = readme
         .find("<!-- config-table")
         .expect("config table start marker");

@@ -1,4 +1,4 @@
-//! Error shapes of both APIs (DESIGN.md section 6): the type a status maps
+//! Error shapes of both APIs (docs/protocols.md#reading-an-upstream-error-body): the type a status maps
 //! to, the client-facing error bodies, and reading whatever an upstream sent
 //! as an error body (JSON of either API, other JSON, HTML, plain text).
 

@@ -1,4 +1,4 @@
-//! Round-trip fidelity of reasoning (DESIGN.md section 7).
+//! Round-trip fidelity of reasoning (docs/anthropic_client.md#reasoning-round-trip).
 //!
 //! OpenAI-compatible upstreams return unsigned `reasoning_content`. The bridge
 //! gives the thinking block it makes a signature of its own, `aob1.` + a

@@ -1,7 +1,7 @@
-"""Recorded provider payloads (fixtures/) and what DESIGN.md says they become.
+"""Recorded provider payloads (fixtures/) and what docs/ says they become.
 
 Expected values in the tests are derived here from the fixtures, through the
-mapping rules of DESIGN.md, rather than written out by hand.
+mapping rules of docs/ (docs/README.md#protocol-pairs), rather than written out by hand.
 """
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
-# DESIGN.md section 4, "Response": OpenAI finish_reason -> Anthropic stop_reason.
+# docs/anthropic_client.md#response-mapping: OpenAI finish_reason -> Anthropic stop_reason.
 STOP_REASON = {
     "stop": "end_turn",
     "length": "max_tokens",
@@ -19,7 +19,7 @@ STOP_REASON = {
     "content_filter": "refusal",
 }
 
-# DESIGN.md section 6: HTTP status -> Anthropic error type.
+# docs/protocols.md#anthropic-error-types: HTTP status -> Anthropic error type.
 ANTHROPIC_ERROR_TYPE = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -111,7 +111,7 @@ def completion_of(response):
 
 
 def anthropic_usage(usage):
-    """DESIGN.md section 4: OpenAI usage -> Anthropic usage."""
+    """docs/anthropic_client.md#usage: OpenAI usage -> Anthropic usage."""
     cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
     return {
         "input_tokens": max(0, usage["prompt_tokens"] - cached),
@@ -121,7 +121,7 @@ def anthropic_usage(usage):
 
 
 def anthropic_content(completion):
-    """DESIGN.md section 4: the content blocks, in order, as comparable tuples."""
+    """docs/anthropic_client.md#response-mapping: the content blocks, in order, as comparable tuples."""
     blocks = []
     if completion.reasoning:
         blocks.append(("thinking", completion.reasoning))
@@ -134,7 +134,7 @@ def anthropic_content(completion):
 
 # ------------------------------------------- OpenAI clients, Anthropic upstream
 
-# DESIGN.md section 5, "Response": Anthropic stop_reason -> OpenAI finish_reason.
+# docs/openai_client.md#response-mapping: Anthropic stop_reason -> OpenAI finish_reason.
 FINISH_REASON = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -145,12 +145,12 @@ FINISH_REASON = {
     "refusal": "content_filter",
 }
 
-# DESIGN.md section 5, "Request": reasoning_effort -> thinking budget_tokens.
+# docs/openai_client.md#request-mapping: reasoning_effort -> thinking budget_tokens.
 THINKING_BUDGET = {"minimal": 1024, "low": 1024, "medium": 8192, "high": 16384}
 
 
 def openai_usage(usage):
-    """DESIGN.md section 5: Anthropic usage -> OpenAI usage, flattened
+    """docs/openai_client.md#usage: Anthropic usage -> OpenAI usage, flattened
     (`cached_tokens` is `prompt_tokens_details.cached_tokens`)."""
     cache_read = usage.get("cache_read_input_tokens") or 0
     prompt = (usage.get("input_tokens") or 0) + cache_read + (usage.get("cache_creation_input_tokens") or 0)

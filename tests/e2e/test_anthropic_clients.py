@@ -1,10 +1,11 @@
 """Tier 3: Anthropic clients -> real Envoy with the bridge -> a mock OpenAI upstream.
 
-Each test checks both sides: what the upstream received (DESIGN.md section 4,
-"Request" and "Headers") and what the client got back ("Response",
-"Streaming", section 6 "Errors"). Upstream answers are recorded provider
-payloads from fixtures/; the expected client view is derived from them by the
-DESIGN.md rules in payloads.py.
+Each test checks both sides: what the upstream received
+(docs/anthropic_client.md#request-mapping, docs/anthropic_client.md#headers)
+and what the client got back (#response-mapping, #stream-event-grammar,
+#errors-and-status-mapping). Upstream answers are recorded provider payloads
+from fixtures/; the expected client view is derived from them by the docs/
+rules in payloads.py.
 """
 
 import base64
@@ -34,7 +35,7 @@ from payloads import (
 from rawhttp import post_json, send, sse_events
 
 MODEL = "claude-sonnet-4-6"
-BRIDGE_SIGNATURE_PREFIX = "aob1."  # DESIGN.md section 7
+BRIDGE_SIGNATURE_PREFIX = "aob1."  # docs/anthropic_client.md#reasoning-round-trip
 STREAMS = {
     "text": "openai/stream-text-include-usage-gpt4o-mini.sse",
     "reasoning": "openai/deepseek-stream-reasoning-content.sse",
@@ -110,7 +111,7 @@ def assert_bridge_signatures(message):
 
 
 def assert_translated(message, completion):
-    """The client's Message is the DESIGN.md section 4 image of the upstream answer."""
+    """The client's Message is the image of the upstream answer (docs/anthropic_client.md#response-mapping)."""
     assert message.type == "message" and message.role == "assistant"
     assert blocks_of(message) == anthropic_content(completion)
     assert_bridge_signatures(message)
@@ -150,7 +151,7 @@ def test_text_request_headers_and_body(envoy, upstream, auth):
     names = received.header_names
     assert "x-api-key" not in names and "accept-encoding" not in names
     assert not [n for n in names if n.startswith(("anthropic-", "x-stainless-"))]
-    # DESIGN.md section 2: content-length is removed, the converted body goes chunked.
+    # docs/README.md#what-the-proxy-wasm-host-allows: content-length is removed, the converted body goes chunked.
     assert "content-length" not in names and received.chunked
     body = received.json
     assert body["model"] == MODEL
@@ -257,7 +258,7 @@ def test_tool_use_round_trip(envoy, upstream):
 
 
 def test_images_and_documents(envoy, upstream):
-    """DESIGN.md section 4, "Messages": image and PDF blocks become OpenAI parts."""
+    """docs/anthropic_client.md#message-rules: image and PDF blocks become OpenAI parts."""
     upstream.push(json_reply(fixture_json(COMPLETIONS["text"])))
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
     pdf = base64.b64encode(b"%PDF-1.4\n%%EOF").decode()
@@ -274,7 +275,7 @@ def test_images_and_documents(envoy, upstream):
     assert parts[1]["image_url"]["url"] == f"data:image/png;base64,{png}"
     assert parts[2]["image_url"]["url"] == "https://example.com/cat.jpg"
     assert parts[3]["file"]["file_data"] == f"data:application/pdf;base64,{pdf}"
-    assert parts[3]["file"]["filename"]  # DESIGN.md lists it without saying what it is
+    assert parts[3]["file"]["filename"]  # the document's title, else document.pdf (docs/anthropic_client.md#message-rules)
 
 
 def claude_code_system(nonce):
@@ -289,7 +290,7 @@ def claude_code_system(nonce):
 
 
 def test_billing_nonce_does_not_reach_the_upstream(envoy, upstream):
-    """DESIGN.md section 4: the `cch=` entry is removed so that the upstream's
+    """docs/anthropic_client.md#message-rules: the `cch=` entry is removed so that the upstream's
     prompt cache sees the same system prompt on every request."""
     upstream.push(*[json_reply(fixture_json(COMPLETIONS["text"])) for _ in range(2)])
     client = client_for(envoy)
@@ -304,7 +305,7 @@ def test_billing_nonce_does_not_reach_the_upstream(envoy, upstream):
 
 
 def test_tool_names_sanitized_and_restored_in_stream(envoy, upstream):
-    """DESIGN.md section 4: an invalid OpenAI tool name is sanitized (invalid
+    """docs/anthropic_client.md#request-mapping: an invalid OpenAI tool name is sanitized (invalid
     characters -> `_`) in tools and history, server tools are dropped, and the
     streamed answer carries the original name again. The upstream answers with
     the recorded parallel-tools stream, renamed to what it was sent."""
@@ -342,7 +343,7 @@ def test_tool_names_sanitized_and_restored_in_stream(envoy, upstream):
 
 
 def test_bridge_thinking_comes_back_as_reasoning_content(envoy, upstream):
-    """DESIGN.md section 7: a thinking block signed by the bridge is restored;
+    """docs/anthropic_client.md#reasoning-round-trip: a thinking block signed by the bridge is restored;
     one with any other signature is dropped."""
     response = fixture_json(COMPLETIONS["reasoning"])
     upstream.push(json_reply(response), json_reply(fixture_json(COMPLETIONS["text"])))
@@ -398,7 +399,7 @@ def test_configured_upstream_path(start_envoy, upstream):
 
 
 def test_invalid_plugin_configuration_stops_envoy(start_envoy):
-    """DESIGN.md section 3: an unknown key fails on_configure, naming the field,
+    """docs/configuration.md#invalid-configurations: an unknown key fails on_configure, naming the field,
     and Envoy rejects the filter (fail_open: false)."""
     with pytest.raises(RuntimeError, match="max_token_field"):
         start_envoy(plugin_config={"upstream_protocol": "openai", "max_token_field": "max_tokens"})
@@ -451,7 +452,7 @@ def test_create_usage_with_cached_tokens(envoy, upstream):
     message = client_for(envoy).messages.create(
         model=MODEL, max_tokens=1024, messages=[{"role": "user", "content": "hi"}])
     assert_translated(message, completion_of(response))
-    # DESIGN.md section 4: cache_creation_input_tokens is 0 when the upstream has none.
+    # docs/anthropic_client.md#usage: cache_creation_input_tokens is 0 when the upstream has none.
     assert message.usage.cache_creation_input_tokens == 0
 
 
@@ -475,14 +476,14 @@ def test_stream_final_message(envoy, upstream, name, piece):
     body = upstream.requests[0].json
     assert body["stream"] is True
     assert body["stream_options"]["include_usage"] is True
-    # DESIGN.md fixes message_start usage at zero, so the counts (input and cache
+    # docs/anthropic_client.md#client-events fixes message_start usage at zero, so the counts (input and cache
     # included) can only reach the client through message_delta.usage.
     assert_translated(message, completion)
 
 
 @pytest.mark.parametrize("name", ["text", "parallel-tools", "reasoning-tool-cached"])
 def test_stream_event_sequence(envoy, upstream, name):
-    """The raw SSE framing of DESIGN.md section 4 "Streaming", which the SDK
+    """The raw SSE framing of docs/anthropic_client.md#client-events, which the SDK
     partly hides (it skips events without an `event:` line, and pings)."""
     data = stream_fixture(name)
     upstream.push(sse_reply(data, piece=7, delay=0.0005))
@@ -530,7 +531,7 @@ def assert_blocks_well_formed(events):
 
 
 def test_stream_cut_short_ends_with_error_event(envoy, upstream):
-    """DESIGN.md section 4: an upstream that ends without finish_reason/[DONE]."""
+    """docs/anthropic_client.md#rules-connecting-them: an upstream that ends without finish_reason/[DONE]."""
     data = stream_fixture("text")
     cut = b"".join(part + b"\n\n" for part in data.split(b"\n\n")[:5])
     assert b"finish_reason\":\"stop" not in cut
@@ -545,7 +546,7 @@ def test_stream_cut_short_ends_with_error_event(envoy, upstream):
 
 
 def test_error_chunk_inside_stream_ends_it(envoy, upstream):
-    """DESIGN.md section 4: a chunk `{"error": ...}` becomes `event: error` and
+    """docs/anthropic_client.md#rules-connecting-them: a chunk `{"error": ...}` becomes `event: error` and
     the stream ends. The error object is OpenRouter's recorded one."""
     head = b"".join(event + b"\n\n" for event in stream_fixture("text").split(b"\n\n")[:3])
     error = fixture_json("openai/error-429-openrouter-upstream.json")
@@ -562,7 +563,7 @@ def test_error_chunk_inside_stream_ends_it(envoy, upstream):
 
 
 def test_stream_events_are_not_held_back(envoy, upstream):
-    """DESIGN.md section 9: an event is forwarded as soon as its last byte
+    """docs/protocols.md#sse-framing: an event is forwarded as soon as its last byte
     arrives. The upstream sends the first text, then stalls; the client must
     see that text before the stall ends."""
     data = stream_fixture("text")
@@ -658,16 +659,15 @@ def test_upstream_json_error(envoy, upstream, fixture, status):
     assert headers["content-type"].startswith("application/json")
     error_type, message = error_body(body)
     assert error_type == anthropic_error_type(status)
-    # The upstream's message leads; DESIGN.md does not forbid appending details
+    # The upstream's message leads, details appended (docs/protocols.md#reading-an-upstream-error-body)
     # (the module adds OpenRouter's error.metadata.raw).
     assert message.startswith(fixture_json(fixture)["error"]["message"])
     assert headers["retry-after"] == "7"
-    assert headers["request-id"] == "req-abc"  # DESIGN.md section 6: upstream id exposed as the client's
+    assert headers["request-id"] == "req-abc"  # docs/anthropic_client.md#headers: upstream id exposed as the client's
 
 
 def test_rate_limit_headers_are_translated(envoy, upstream):
-    """DESIGN.md section 6 says x-ratelimit-* become anthropic-ratelimit-*
-    without naming them; the names checked are the Anthropic API's own, and
+    """docs/anthropic_client.md#headers: x-ratelimit-* become anthropic-ratelimit-*; the names checked are the Anthropic API's own, and
     OpenAI's reset durations become the RFC 3339 instants Anthropic sends."""
     limits = {"limit-requests": "10000", "remaining-requests": "9999", "reset-requests": "6ms",
               "limit-tokens": "200000", "remaining-tokens": "199990", "reset-tokens": "1m2.5s"}
@@ -714,7 +714,7 @@ def assert_nothing_forwarded(upstream):
     """No request reached the upstream whole.
 
     The request headers alone may have: header decisions are made before the
-    body is seen and the filter continues from headers (DESIGN.md section 2),
+    body is seen and the filter continues from headers (docs/README.md#what-the-proxy-wasm-host-allows),
     so Envoy may already have sent them when the body is rejected, and then
     resets that upstream stream. No body is ever forwarded.
     """

@@ -127,7 +127,7 @@ def plugin_configuration(config):
 def test_shipped_configs_differ_only_in_plugin_configuration():
     """envoy-openai-clients.yaml is envoy.yaml for the other direction: the
     same listener, limits, timeouts and docker-compose upstream (`upstream:8000`),
-    with an Anthropic upstream in the plugin configuration (DESIGN.md section 3)."""
+    with an Anthropic upstream in the plugin configuration (docs/configuration.md#keys-in-detail)."""
     anthropic_clients, openai_clients = (envoy_config.yaml.safe_load(t.read_text())
                                          for t in SHIPPED_TEMPLATES.values())
     assert json.loads(plugin_configuration(anthropic_clients)["value"]) == {"upstream_protocol": "openai"}

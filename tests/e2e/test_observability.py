@@ -3,7 +3,7 @@ the access log, after requests of every kind.
 
 Each test starts its own Envoy, so every counter starts at zero and must move
 by exactly what the requests did. Expected token counts are derived from the
-fixtures by DESIGN.md's usage rules.
+fixtures by the usage rules (docs/anthropic_client.md#usage, docs/openai_client.md#usage).
 """
 
 import json

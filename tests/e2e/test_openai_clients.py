@@ -2,11 +2,12 @@
 
 Envoy runs the shipped envoy/envoy-openai-clients.yaml (`openai_envoy`;
 `{"upstream_protocol": "anthropic", ...}`), the client is the official `openai`
-SDK. Each test checks both sides: what the upstream received (DESIGN.md
-section 5, "Request" and "Headers") and what the client got back ("Response",
-"Streaming", section 6 "Errors", section 7 for thinking). Upstream answers are
-recorded Anthropic payloads from fixtures/anthropic/; the expected client view
-is derived from them by the DESIGN.md rules in payloads.py.
+SDK. Each test checks both sides: what the upstream received
+(docs/openai_client.md#request-mapping, #headers) and what the client got back
+(#response-mapping, #stream-event-grammar, #errors-and-status-mapping,
+#reasoning-round-trip). Upstream answers are recorded Anthropic payloads from
+fixtures/anthropic/; the expected client view is derived from them by the
+docs/ rules in payloads.py.
 """
 
 import base64
@@ -36,7 +37,7 @@ MODEL = "claude-sonnet-4-5"
 API_KEY = "sk-ant-test"
 OPENAI_CLIENTS_TEMPLATE = envoy_config.OPENAI_CLIENTS_TEMPLATE
 ANTHROPIC_VERSION = "2023-06-01"  # what envoy-openai-clients.yaml configures (and the default)
-DEFAULT_MAX_TOKENS = 4096  # DESIGN.md section 3
+DEFAULT_MAX_TOKENS = 4096  # docs/configuration.md#configuration-reference
 MESSAGES = {
     "text": "anthropic/msg-text.json",
     "cache-read": "anthropic/msg-cache-read.json",
@@ -143,7 +144,7 @@ def compact(value):
 
 
 def assert_completion(completion, answer):
-    """A non-streaming ChatCompletion is the DESIGN.md section 5 image of the upstream message."""
+    """A non-streaming ChatCompletion is the image of the upstream message (docs/openai_client.md#response-mapping)."""
     assert completion.object == "chat.completion"
     assert completion.id and isinstance(completion.created, int)
     assert completion.model == answer.model
@@ -164,7 +165,7 @@ def assert_completion(completion, answer):
 
 
 def fold_chunks(chunks):
-    """Check the framing of SDK chunks (DESIGN.md section 5 "Streaming") and
+    """Check the framing of SDK chunks (docs/openai_client.md#client-events) and
     accumulate them: (text, reasoning, thinking_blocks, tool calls, finish
     reasons, usage chunks)."""
     assert chunks, "no chunks"
@@ -229,7 +230,7 @@ def error_of(body):
 
 
 def anthropic_error(kind, message):
-    """An Anthropic error body (DESIGN.md section 6 shape)."""
+    """An Anthropic error body (docs/protocols.md#anthropic-messages shape)."""
     return {"type": "error", "error": {"type": kind, "message": message}}
 
 
@@ -282,7 +283,7 @@ def test_text_request_headers_and_body(openai_envoy, upstream):
     names = received.header_names
     assert "authorization" not in names and "accept-encoding" not in names
     assert not [n for n in names if n.startswith(("openai-", "x-stainless-"))]
-    # DESIGN.md section 2: content-length is removed, the converted body goes chunked.
+    # docs/README.md#what-the-proxy-wasm-host-allows: content-length is removed, the converted body goes chunked.
     assert "content-length" not in names and received.chunked
     body = uncached(received.json)
     assert body["model"] == MODEL
@@ -339,8 +340,8 @@ def test_bearer_upstream_auth_keeps_authorization(start_envoy, upstream):
 
 
 def test_client_anthropic_version_wins_and_path_prefix_kept(openai_envoy, upstream):
-    """DESIGN.md section 5 "Headers": anthropic-version is set from the config
-    unless the client sent one; section 3: the path prefix is kept and the
+    """docs/openai_client.md#headers: anthropic-version is set from the config
+    unless the client sent one; docs/configuration.md#keys-in-detail: the path prefix is kept and the
     client's query string dropped."""
     upstream.push(json_reply(fixture_json(MESSAGES["text"])))
     client = openai.OpenAI(base_url=f"{openai_envoy.url}/anthropic/v1", api_key=API_KEY, max_retries=0)
@@ -453,7 +454,7 @@ def test_tool_choice(openai_envoy, upstream, tool_choice, parallel, expected):
 
 
 def test_images_and_pdf(openai_envoy, upstream):
-    """DESIGN.md section 5, "Messages": image_url data/https URLs and PDF files."""
+    """docs/openai_client.md#message-rules: image_url data/https URLs and PDF files."""
     upstream.push(json_reply(fixture_json(MESSAGES["text"])))
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
     pdf = base64.b64encode(b"%PDF-1.4\n%%EOF").decode()
@@ -481,7 +482,7 @@ def test_response_format_json_schema(openai_envoy, upstream):
 
 @pytest.mark.parametrize("effort", [*THINKING_BUDGET, "none"])
 def test_reasoning_effort_becomes_thinking(openai_envoy, upstream, effort):
-    """DESIGN.md section 5: reasoning_effort -> thinking budget; with thinking on,
+    """docs/openai_client.md#request-mapping: reasoning_effort -> thinking budget; with thinking on,
     temperature/top_p are dropped, tool_choice any becomes auto, and max_tokens
     is raised above the budget."""
     upstream.push(json_reply(fixture_json(MESSAGES["thinking"])))
@@ -515,7 +516,7 @@ def test_model_map(start_envoy, upstream):
 
 
 def test_configured_limits_path_and_version(start_envoy, upstream):
-    """DESIGN.md section 3 for an Anthropic upstream: default_max_tokens,
+    """docs/configuration.md#keys-in-detail for an Anthropic upstream: default_max_tokens,
     max_tokens_limit (clamps what the client asked for), upstream_path and
     anthropic_version."""
     config = {"upstream_protocol": "anthropic", "upstream_path": "/anthropic/v1/messages",
@@ -557,7 +558,7 @@ def test_create_translates_message(openai_envoy, upstream, name):
 @pytest.mark.parametrize("stop_reason", FINISH_REASON)
 def test_every_stop_reason(openai_envoy, upstream, stop_reason):
     """msg-text.json and stream-text-minimal.sse with each stop_reason of
-    DESIGN.md section 5, non-streaming and streaming."""
+    docs/openai_client.md#response-mapping, non-streaming and streaming."""
     message = {**fixture_json(MESSAGES["text"]), "stop_reason": stop_reason}
     data = stream_fixture("text").replace(b'"stop_reason":"end_turn"', f'"stop_reason":"{stop_reason}"'.encode())
     assert fold_anthropic_stream(data).finish_reason == FINISH_REASON[stop_reason]
@@ -606,7 +607,7 @@ def assistant_turn_from_create(client):
     ("stream", STREAMS["thinking"]),
 ], ids=["thinking", "redacted-thinking", "streamed-thinking"])
 def test_thinking_blocks_round_trip(openai_envoy, upstream, source, reply):
-    """DESIGN.md section 7: the thinking_blocks a client received come back in
+    """docs/openai_client.md#reasoning-round-trip: the thinking_blocks a client received come back in
     its next request and reach the upstream verbatim, signatures unchanged,
     first in the assistant turn."""
     if source == "create":
@@ -683,7 +684,7 @@ def server_tool_stream():
 
 
 def test_server_tool_blocks_are_not_tool_calls(openai_envoy, upstream):
-    """DESIGN.md section 5: server-side tool blocks ran on Anthropic's side; they
+    """docs/openai_client.md#rules-connecting-them: server-side tool blocks ran on Anthropic's side; they
     are not tool_calls, text around them flows on, citations_delta is dropped,
     and the client tool after them is tool call 0."""
     data = server_tool_stream()
@@ -749,7 +750,7 @@ def test_stream_raw_framing(openai_envoy, upstream, name):
 
 
 def test_stream_events_are_not_held_back(openai_envoy, upstream):
-    """DESIGN.md section 9: a chunk is forwarded as soon as its event is whole.
+    """docs/protocols.md#sse-framing: a chunk is forwarded as soon as its event is whole.
     The upstream sends the first text delta, then stalls."""
     data = stream_fixture("thinking")
     head = events_until(data, "signature_delta")
@@ -811,15 +812,15 @@ def test_upstream_error_raises_typed_exception(openai_envoy, upstream, status, b
     assert envelope["message"].startswith(json.loads(body)["error"]["message"])
     assert error.message and error.body == envelope
     assert error.response.headers["retry-after"] == "3"
-    # DESIGN.md section 6: the upstream's request id is exposed as x-request-id.
+    # docs/openai_client.md#headers: the upstream's request id is exposed as x-request-id.
     assert error.request_id == "req_011CVEA3SF7rnb3DuBZytqQa"
 
 
 @pytest.mark.parametrize("size", [80, 5000], ids=["short", "over-200-bytes"])
 def test_upstream_html_error_becomes_message_text(openai_envoy, upstream, size):
-    """DESIGN.md section 6: a non-JSON error body becomes the message text;
-    issue 12 narrowed it to an excerpt of at most 200 bytes, a cut marked
-    with an ellipsis (README, "Upstream text in error messages")."""
+    """docs/protocols.md#reading-an-upstream-error-body: a non-JSON error body
+    becomes the message text, an excerpt of at most 200 bytes, a cut marked
+    with an ellipsis."""
     page = ("<html><body>" + "<p>bad&nbsp;gateway</p>" * size)[:size]
     upstream.push(Reply(502, [("content-type", "text/html")], page.encode()))
     with pytest.raises(openai.InternalServerError) as raised:
@@ -840,7 +841,7 @@ def test_overloaded_529_becomes_503(openai_envoy, upstream):
 
 
 def test_streaming_request_answered_with_json_error(openai_envoy, upstream):
-    """DESIGN.md section 6: converted as an error, not as a stream."""
+    """docs/openai_client.md#errors-and-status-mapping: converted as an error, not as a stream."""
     error = anthropic_error("rate_limit_error", "slow down")
     upstream.push(json_reply(error, 429, [("retry-after", "3")]), json_reply(error, 429, [("retry-after", "3")]))
     with pytest.raises(openai.RateLimitError) as raised:
@@ -934,7 +935,7 @@ def test_client_abort_mid_stream(openai_envoy, upstream):
 
 def assert_nothing_forwarded(upstream):
     """No request reached the upstream whole (its headers may have, and been
-    reset: header decisions are made before the body is seen, DESIGN.md section 2)."""
+    reset: header decisions are made before the body is seen, docs/README.md#what-the-proxy-wasm-host-allows)."""
     assert upstream.requests == []
 
 
@@ -1022,7 +1023,7 @@ def duration_seconds(text):
 
 
 def test_rate_limit_headers_and_request_id(openai_envoy, upstream):
-    """DESIGN.md section 6: anthropic-ratelimit-* become x-ratelimit-* (reset
+    """docs/openai_client.md#headers: anthropic-ratelimit-* become x-ratelimit-* (reset
     instants become durations, as OpenAI sends them) and the request id is
     exposed as x-request-id."""
     reset = (datetime.now(timezone.utc) + timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")

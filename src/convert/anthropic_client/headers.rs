@@ -1,5 +1,5 @@
-//! Headers for an Anthropic client on an OpenAI upstream (DESIGN.md
-//! section 4 "Headers" and section 6).
+//! Headers for an Anthropic client on an OpenAI upstream
+//! (docs/anthropic_client.md#headers).
 
 use crate::config::Config;
 use crate::convert::headers::{

@@ -1,5 +1,5 @@
 //! An Anthropic Messages client on an OpenAI Chat Completions upstream
-//! (DESIGN.md section 4), one module per phase; [`AnthropicOnOpenAi`] is the
+//! (docs/anthropic_client.md), one module per phase; [`AnthropicOnOpenAi`] is the
 //! pair's contract (`convert/pair.rs`), and [`CountTokensOnOpenAi`] that of
 //! its `/v1/messages/count_tokens` endpoint, which OpenAI does not have.
 

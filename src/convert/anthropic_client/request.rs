@@ -1,5 +1,5 @@
 //! Anthropic Messages request → OpenAI Chat Completions request
-//! (DESIGN.md section 4, "Request"). The OpenAI body is built field by field;
+//! (docs/anthropic_client.md#request-mapping). The OpenAI body is built field by field;
 //! nothing is copied across wholesale, so a field nobody converted cannot
 //! reach the upstream.
 

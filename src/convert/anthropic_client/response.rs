@@ -1,5 +1,5 @@
-//! OpenAI chat completion → Anthropic message (DESIGN.md section 4,
-//! "Response"), plus the finish-reason and usage rules the stream shares.
+//! OpenAI chat completion → Anthropic message
+//! (docs/anthropic_client.md#response-mapping), plus the finish-reason and usage rules the stream shares.
 
 use crate::anthropic::{ContentBlock, Message, Usage};
 use crate::convert::error::{
@@ -214,7 +214,7 @@ pub fn vllm_stop_string(stop_reason: Option<&RawValue>) -> Option<String> {
 
 /// OpenAI usage → Anthropic usage. Anthropic counts cache reads and writes
 /// apart from `input_tokens`, OpenAI includes them in `prompt_tokens`, so
-/// both are subtracted (the inverse of section 5's sum).
+/// both are subtracted (docs/anthropic_client.md#usage).
 pub fn anthropic_usage(usage: Option<&ChatUsage>) -> Usage {
     let Some(usage) = usage else {
         return zero_usage();

@@ -1,5 +1,5 @@
-//! OpenAI chat completion chunks → Anthropic stream events (DESIGN.md
-//! section 4, "Streaming").
+//! OpenAI chat completion chunks → Anthropic stream events
+//! (docs/anthropic_client.md#stream-event-grammar).
 //!
 //! The output grammar is Anthropic's: `message_start`, `ping`, then blocks
 //! opened one at a time with increasing indexes (`content_block_start`,

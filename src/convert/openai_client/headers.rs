@@ -1,5 +1,5 @@
-//! Headers for an OpenAI client on an Anthropic upstream (DESIGN.md
-//! section 5 "Headers" and section 6).
+//! Headers for an OpenAI client on an Anthropic upstream
+//! (docs/openai_client.md#headers).
 
 use crate::config::{Config, UpstreamAuth};
 use crate::convert::headers::{

@@ -1,5 +1,5 @@
 //! An OpenAI Chat Completions client on an Anthropic Messages upstream
-//! (DESIGN.md section 5), one module per phase; [`OpenAiOnAnthropic`] is the
+//! (docs/openai_client.md), one module per phase; [`OpenAiOnAnthropic`] is the
 //! pair's contract (`convert/pair.rs`).
 
 pub mod headers;

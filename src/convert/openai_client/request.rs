@@ -1,5 +1,5 @@
 //! OpenAI Chat Completions request → Anthropic Messages request
-//! (DESIGN.md section 5, "Request"). Built field by field like the other
+//! (docs/openai_client.md#request-mapping). Built field by field like the other
 //! direction: what is not converted here never reaches the upstream.
 
 use crate::anthropic::block;

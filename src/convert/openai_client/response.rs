@@ -1,5 +1,5 @@
-//! Anthropic message → OpenAI chat completion (DESIGN.md section 5,
-//! "Response"), plus the stop-reason and usage rules the stream shares.
+//! Anthropic message → OpenAI chat completion
+//! (docs/openai_client.md#response-mapping), plus the stop-reason and usage rules the stream shares.
 
 use crate::anthropic::block;
 use crate::anthropic::{ContentBlock, Message, Usage};

@@ -1,5 +1,5 @@
-//! Anthropic stream events → OpenAI chat completion chunks (DESIGN.md
-//! section 5, "Streaming"): `data: <chunk>\n\n` per event, one `id`,
+//! Anthropic stream events → OpenAI chat completion chunks
+//! (docs/openai_client.md#stream-event-grammar): `data: <chunk>\n\n` per event, one `id`,
 //! `created` and `model` for the whole stream, `finish_reason` exactly once,
 //! the usage chunk only when the client asked for it, then `data: [DONE]`.
 //!

@@ -1,5 +1,5 @@
 //! The release bridge module in the harness, Anthropic client → OpenAI
-//! upstream (DESIGN.md sections 2–4 and 6): converted requests, responses in
+//! upstream (docs/anthropic_client.md, docs/exchange.md#classifying-the-upstreams-answer): converted requests, responses in
 //! every chunking, configurations, local replies.
 
 mod common;
@@ -399,7 +399,7 @@ stream_tests! {
 
 #[test]
 fn stream_events_go_out_in_the_callback_that_completes_them() {
-    // DESIGN.md section 9: no buffering beyond the unfinished line.
+    // docs/protocols.md#sse-framing: no buffering beyond the unfinished line.
     let mut h = openai_host();
     let sse = recorded_stream("openai/stream-text-include-usage-gpt4o-mini.sse");
     let headers = anthropic_headers("/v1/messages", None);

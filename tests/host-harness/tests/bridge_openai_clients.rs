@@ -1,5 +1,5 @@
 //! The release bridge module in the harness, OpenAI client → Anthropic
-//! upstream (DESIGN.md sections 2, 3, 5 and 6).
+//! upstream (docs/openai_client.md, docs/exchange.md#classifying-the-upstreams-answer).
 
 mod common;
 
@@ -549,7 +549,7 @@ fn malformed_openai_requests_and_anthropic_streams_never_trap() {
     assert_clean(&h);
 }
 
-/// DESIGN.md section 5: every chunk of a stream has the same id, created and
+/// docs/openai_client.md#client-events: every chunk of a stream has the same id, created and
 /// model. An event the module turns into output before `message_start` (a
 /// malformed `message_start`, a `content_block_start`…) makes it start the
 /// stream with its fallback identity; the real `message_start` that follows

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use host_harness::{Chunking, Host, MetricKind};
+use host_harness::{Chunking, Direction, Host, MetricKind};
 use serde_json::Value;
 
 fn name(metric: &str, tags: &[(&str, &str)]) -> String {
@@ -139,6 +139,38 @@ fn each_exchange_is_counted_once_by_what_happened() {
         histogram.samples.len(),
         5,
         "one sample per exchange the module converted or answered"
+    );
+}
+
+/// A request without a body (headers ending the stream) or with an empty
+/// chunked one is answered locally and counted as `missing_body`, not as a
+/// conversion.
+#[test]
+fn a_missing_body_is_counted_as_such() {
+    let mut h = openai_host();
+    exchange(&mut h, "/v1/messages", b"", "200", "application/json", b"");
+    {
+        let headers = anthropic_headers("/v1/messages", None);
+        let mut s = h.http_stream();
+        s.request_headers(&pairs(&headers), false).unwrap();
+        s.feed(Direction::Request, b"", &Chunking::Whole).unwrap();
+        assert_eq!(s.local_response().map(|r| r.status), Some(400));
+        s.finish().unwrap();
+    }
+    assert_clean(&h);
+
+    let d = ("direction", "anthropic_client");
+    assert_eq!(
+        counter(&h, "client_errors", &[d, ("kind", "missing_body")]),
+        2
+    );
+    assert_eq!(
+        counter(&h, "client_errors", &[d, ("kind", "malformed_json")]),
+        0
+    );
+    assert_eq!(
+        counter(&h, "requests_converted", &[d, ("model", "none")]),
+        0
     );
 }
 

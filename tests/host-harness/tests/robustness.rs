@@ -612,7 +612,7 @@ fn broken_completions_never_trap() {
     assert_still_serves(&mut h);
 }
 
-/// DESIGN.md section 6: an upstream non-2xx response is converted to the
+/// docs/exchange.md#classifying-the-upstreams-answer: an upstream non-2xx response is converted to the
 /// client's error shape. When the upstream sends the error status with no
 /// body (headers with end_of_stream), the module currently forwards an empty
 /// body labelled `application/json`; it could answer with a local reply

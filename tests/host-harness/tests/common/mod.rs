@@ -358,7 +358,7 @@ pub fn anthropic_error(body: &[u8]) -> (String, String) {
     (t.to_string(), m.to_string())
 }
 
-/// The Anthropic error type DESIGN.md section 6 gives each status.
+/// The Anthropic error type for each status (docs/protocols.md#anthropic-error-types).
 pub fn anthropic_error_type(status: u16) -> &'static str {
     match status {
         400 => "invalid_request_error",
