@@ -529,7 +529,7 @@ impl Exchange {
         if let Some(reply) = self.check_request_size(body.len()) {
             return Err(reply);
         }
-        if body.is_empty() {
+        if body.is_empty() && self.conversion.is_some() {
             return Err(self.reply(ClientError::missing_body()));
         }
         let (config, fallback_id) = (&self.config, self.fallback_id.as_str());

@@ -56,4 +56,5 @@ pub mod reasons;
 pub mod responses_client;
 pub mod signature;
 pub mod tool_arguments;
+pub mod tool_calls;
 pub mod tool_names;

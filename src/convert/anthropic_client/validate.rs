@@ -7,9 +7,10 @@ use crate::anthropic::{
     block, ContentBlock, InputMessage, MessagesRequest, Role, Tool, ToolChoice,
 };
 use crate::convert::error::ClientError;
+use crate::convert::tool_calls::Asked;
 use crate::report::LogSafe;
 use crate::wire::TextOr;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Runs every check; the first failure is the client's 400.
 pub fn validate(request: &MessagesRequest<'_>) -> Result<(), ClientError> {
@@ -70,7 +71,7 @@ fn tool_pairs(messages: &[InputMessage<'_>]) -> Result<(), ClientError> {
         match message.role {
             Role::System => {}
             Role::Assistant => {
-                asked.all_answered()?;
+                all_answered(&asked)?;
                 asked = Asked::at(index);
                 for block in blocks(message).iter().filter(|b| b.is(block::TOOL_USE)) {
                     asked.ask(block.id.as_deref());
@@ -90,45 +91,16 @@ fn tool_pairs(messages: &[InputMessage<'_>]) -> Result<(), ClientError> {
             }
         }
     }
-    asked.all_answered()
+    all_answered(&asked)
 }
 
-/// The tool calls of one assistant turn and whether each got its result.
-#[derive(Default)]
-struct Asked<'m> {
-    at: usize,
-    order: Vec<&'m str>,
-    answered: HashMap<&'m str, bool>,
-}
-
-impl<'m> Asked<'m> {
-    fn at(index: usize) -> Asked<'m> {
-        Asked {
-            at: index,
-            ..Asked::default()
-        }
-    }
-
-    fn ask(&mut self, id: Option<&'m str>) {
-        if let Some(id) = id {
-            self.order.push(id);
-            self.answered.insert(id, false);
-        }
-    }
-
-    /// False when `id` was not asked.
-    fn answer(&mut self, id: &str) -> bool {
-        self.answered.get_mut(id).map(|done| *done = true).is_some()
-    }
-
-    fn all_answered(&self) -> Result<(), ClientError> {
-        match self.order.iter().find(|id| self.answered.get(*id) == Some(&false)) {
-            Some(id) => Err(ClientError::invalid_request(format!(
-                "messages[{}]: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
-                self.at,
-                LogSafe(id)
-            ))),
-            None => Ok(()),
-        }
+/// A 400 naming the first call of the last assistant turn left unanswered.
+fn all_answered(asked: &Asked<'_>) -> Result<(), ClientError> {
+    match asked.unanswered() {
+        Some((at, id)) => Err(ClientError::invalid_request(format!(
+            "messages[{at}]: `tool_use` ids were found without `tool_result` blocks immediately after: {}. Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+            LogSafe(id)
+        ))),
+        None => Ok(()),
     }
 }

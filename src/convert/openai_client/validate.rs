@@ -4,9 +4,9 @@
 //! `reasoning_effort` would otherwise be dropped). Each error names the field.
 
 use crate::convert::error::ClientError;
+use crate::convert::tool_calls::Asked;
 use crate::openai::{role, ChatMessage, ChatRequest, ChatTool, ChatToolChoice};
 use crate::report::LogSafe;
-use std::collections::HashMap;
 
 /// Runs every check; the first failure is the client's 400.
 pub fn validate(request: &ChatRequest<'_>) -> Result<(), ClientError> {
@@ -88,7 +88,7 @@ fn tool_pairs(messages: &[ChatMessage<'_>]) -> Result<(), ClientError> {
                 }
             }
             other => {
-                asked.all_answered()?;
+                all_answered(&asked)?;
                 asked = Asked::at(index);
                 if other == role::ASSISTANT {
                     for call in message.tool_calls.iter().flatten() {
@@ -98,45 +98,16 @@ fn tool_pairs(messages: &[ChatMessage<'_>]) -> Result<(), ClientError> {
             }
         }
     }
-    asked.all_answered()
+    all_answered(&asked)
 }
 
-/// The tool calls of one assistant message and whether each got its answer.
-#[derive(Default)]
-struct Asked<'m> {
-    at: usize,
-    order: Vec<&'m str>,
-    answered: HashMap<&'m str, bool>,
-}
-
-impl<'m> Asked<'m> {
-    fn at(index: usize) -> Asked<'m> {
-        Asked {
-            at: index,
-            ..Asked::default()
-        }
-    }
-
-    fn ask(&mut self, id: Option<&'m str>) {
-        if let Some(id) = id {
-            self.order.push(id);
-            self.answered.insert(id, false);
-        }
-    }
-
-    /// False when `id` was not asked.
-    fn answer(&mut self, id: &str) -> bool {
-        self.answered.get_mut(id).map(|done| *done = true).is_some()
-    }
-
-    fn all_answered(&self) -> Result<(), ClientError> {
-        match self.order.iter().find(|id| self.answered.get(*id) == Some(&false)) {
-            Some(id) => Err(ClientError::invalid_request(format!(
-                "messages[{}].tool_calls: an assistant message with `tool_calls` must be followed by tool messages responding to each `tool_call_id`; no response to `{}`",
-                self.at,
-                LogSafe(id)
-            ))),
-            None => Ok(()),
-        }
+/// A 400 naming the first call of the last assistant turn left unanswered.
+fn all_answered(asked: &Asked<'_>) -> Result<(), ClientError> {
+    match asked.unanswered() {
+        Some((at, id)) => Err(ClientError::invalid_request(format!(
+            "messages[{at}].tool_calls: an assistant message with `tool_calls` must be followed by tool messages responding to each `tool_call_id`; no response to `{}`",
+            LogSafe(id)
+        ))),
+        None => Ok(()),
     }
 }
