@@ -31,7 +31,7 @@ DEPLOY_PACKAGES := $(DEPLOY_TOOLS) gpg
 REGISTRY_DIR    := build/deploy-tools
 SUDO        := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: all build trap-module wasm-target venv claude-code deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
+.PHONY: all build trap-module wasm-target venv claude-code codex deploy-tools image test test-unit test-harness test-e2e lint fuzz bench bench-tools run clean
 
 all: build
 
@@ -65,6 +65,13 @@ tests/claude-code/node_modules/.installed: tests/claude-code/package.json tests/
 	cd tests/claude-code && npm ci --no-audit --no-fund
 	touch $@
 
+## Codex CLI, the Responses API client, pinned for the real-Envoy tests.
+codex: tests/codex/node_modules/.installed
+
+tests/codex/node_modules/.installed: tests/codex/package.json tests/codex/package-lock.json
+	cd tests/codex && npm ci --no-audit --no-fund
+	touch $@
+
 ## The module as an OCI image (Wasm "compat" variant, as Istio's WasmPlugin
 ## pulls it): $(IMAGE_DIR)/anthropic-openai-bridge/ (OCI layout) and .tar.
 image: build
@@ -94,8 +101,8 @@ test-unit:
 test-harness: build
 	cargo test -p host-harness
 
-test-e2e: build trap-module venv claude-code deploy-tools
-	REQUIRE_CLAUDE_CODE=1 REQUIRE_DEPLOY_TOOLS=1 $(PY) -m pytest tests/e2e -q
+test-e2e: build trap-module venv claude-code codex deploy-tools
+	REQUIRE_CLAUDE_CODE=1 REQUIRE_CODEX=1 REQUIRE_DEPLOY_TOOLS=1 $(PY) -m pytest tests/e2e -q
 
 ## Fuzzing (cargo-fuzz on nightly; not part of `make test`): every target in
 ## fuzz/fuzz_targets for FUZZ_SECONDS each, seeds built from fixtures/.
@@ -130,4 +137,4 @@ run: build venv
 
 clean:
 	cargo clean
-	rm -rf $(VENV) build tests/claude-code/node_modules $(LITELLM_VENV)
+	rm -rf $(VENV) build tests/claude-code/node_modules tests/codex/node_modules $(LITELLM_VENV)

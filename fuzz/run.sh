@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")"
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
-TARGETS=${*:-"anthropic_client_request openai_client_request anthropic_client_response openai_client_response anthropic_client_stream openai_client_stream exchange anthropic_client_responses_request anthropic_client_responses_response anthropic_client_responses_stream"}
+TARGETS=${*:-"anthropic_client_request openai_client_request anthropic_client_response openai_client_response anthropic_client_stream openai_client_stream exchange anthropic_client_responses_request anthropic_client_responses_response anthropic_client_responses_stream responses_client_request responses_client_response responses_client_stream"}
 LOGS=${FUZZ_LOGS:-logs}
 
 python3 seeds.py seeds >/dev/null || exit 1

@@ -58,6 +58,7 @@ def upstream_bodies(protocol):
 # number of sizes, the high bits are the target's options.
 ANTHROPIC_STREAM_FRAMES = [(0x00, b""), (0x03, bytes([1, 7, 64])), (0x11, bytes([13]))]
 OPENAI_STREAM_FRAMES = [(0x00, b""), (0x23, bytes([1, 7, 64])), (0x31, bytes([13]))]
+RESPONSES_STREAM_FRAMES = [(0x00, b""), (0x23, bytes([1, 7, 64])), (0x31, bytes([13]))]
 
 
 def build(out):
@@ -92,6 +93,19 @@ def build(out):
     for name, body in upstream_streams("anthropic"):
         for i, (flags, sizes) in enumerate(OPENAI_STREAM_FRAMES):
             add("openai_client_stream", f"{name}.{i}", bytes([flags]) + sizes + body)
+    for path in sorted((FIXTURES / "responses" / "requests").glob("*.json")):
+        if ".to-" in path.name:
+            continue
+        body = json.loads(path.read_bytes())
+        # Codex recordings wrap the body with the method, path and headers.
+        if path.name.startswith("codex-"):
+            body = body["body"]
+        add("responses_client_request", path.name, json.dumps(body).encode())
+    for name, body in upstream_bodies("anthropic"):
+        add("responses_client_response", name, body)
+    for name, body in upstream_streams("anthropic"):
+        for i, (flags, sizes) in enumerate(RESPONSES_STREAM_FRAMES):
+            add("responses_client_stream", f"{name}.{i}", bytes([flags]) + sizes + body)
     # exchange: flags (0x10 OpenAI client, 0x20 streaming, 0x40 include_usage),
     # response byte (status 200; content-type 0 = SSE, 1 = JSON), two sizes.
     for client, protocol in ((0x00, "openai"), (0x50, "anthropic")):

@@ -160,6 +160,24 @@ pub struct ContentBlock<'a> {
     /// `redacted_thinking`
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub data: Option<CowStr<'a>>,
+    /// A prompt-cache breakpoint: the prompt up to here is cached.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<CacheControl<'a>>,
+}
+
+/// `{"type":"ephemeral"}`: a prompt-cache breakpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CacheControl<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: CowStr<'a>,
+}
+
+impl CacheControl<'_> {
+    pub fn ephemeral() -> CacheControl<'static> {
+        CacheControl {
+            kind: CowStr::borrowed("ephemeral"),
+        }
+    }
 }
 
 impl Described for ContentBlock<'_> {
@@ -267,6 +285,8 @@ pub struct Tool<'a> {
     pub description: Option<CowStr<'a>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub input_schema: Option<&'a RawValue>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<CacheControl<'a>>,
 }
 
 impl Tool<'_> {

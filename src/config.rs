@@ -123,6 +123,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "`\"estimate\"`",
         "Anthropic clients' `/v1/messages/count_tokens` on an OpenAI upstream: `\"estimate\"` (local), `\"upstream\"` (a 1-token completion) or `\"passthrough\"`",
     ),
+    (
+        "prompt_caching",
+        "`true`",
+        "OpenAI clients on an Anthropic upstream get `cache_control` breakpoints (last tool, system, last two user turns); `false` sends none",
+    ),
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +144,7 @@ pub struct Config {
     pub max_response_bytes: u64,
     pub max_held_bytes: usize,
     pub count_tokens: CountTokens,
+    pub prompt_caching: bool,
 }
 
 /// A configuration error, naming the field.
@@ -224,6 +230,7 @@ impl Config {
             .unwrap_or(usize::MAX);
         let count_tokens =
             take::<CountTokens>(&mut object, "count_tokens")?.unwrap_or(CountTokens::Estimate);
+        let prompt_caching = take::<bool>(&mut object, "prompt_caching")?.unwrap_or(true);
         Ok(Config {
             upstream_protocol,
             upstream_path,
@@ -237,6 +244,7 @@ impl Config {
             max_response_bytes,
             max_held_bytes,
             count_tokens,
+            prompt_caching,
         })
     }
 
@@ -356,6 +364,7 @@ mod tests {
         let config = parse(r#"{"upstream_protocol":"openai"}"#).unwrap();
         assert_eq!(config.upstream_protocol, Protocol::Openai);
         assert_eq!(config.default_max_tokens, 4096);
+        assert!(config.prompt_caching);
         assert_eq!(config.anthropic_version, "2023-06-01");
         assert_eq!(config.max_tokens_field, MaxTokensField::MaxCompletionTokens);
         assert_eq!(config.upstream_auth, UpstreamAuth::XApiKey);
@@ -467,6 +476,10 @@ mod tests {
             (
                 r#"{"upstream_protocol":"openai","count_tokens":"exact"}"#,
                 "count_tokens",
+            ),
+            (
+                r#"{"upstream_protocol":"anthropic","prompt_caching":"off"}"#,
+                "prompt_caching",
             ),
         ];
         for (json, field) in cases {

@@ -14,6 +14,7 @@ use crate::convert::anthropic_client_responses::AnthropicOnResponses;
 use crate::convert::headers::path_only;
 use crate::convert::openai_client::OpenAiOnAnthropic;
 use crate::convert::pair::Pair;
+use crate::convert::responses_client::ResponsesOnAnthropic;
 use crate::exchange::Converting;
 
 /// Generates, from one list of pairs, the [`Route`] enum, the [`ROUTES`]
@@ -85,6 +86,8 @@ protocol_pairs! { $
     CountTokens: CountTokensOnOpenAi, upstream Protocol::Openai;
     /// An Anthropic Messages client on an OpenAI Responses API upstream.
     AnthropicClientResponses: AnthropicOnResponses, upstream Protocol::OpenaiResponses;
+    /// An OpenAI Responses API client on an Anthropic Messages upstream.
+    ResponsesClient: ResponsesOnAnthropic, upstream Protocol::Anthropic;
 }
 
 /// The route for a request: a POST whose path (without its query) ends in

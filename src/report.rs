@@ -63,6 +63,8 @@ pub enum Direction {
     OpenAiClient,
     /// An Anthropic client on an OpenAI Responses API upstream.
     AnthropicClientResponses,
+    /// An OpenAI Responses API client on an Anthropic upstream.
+    ResponsesClient,
 }
 
 impl Direction {
@@ -71,6 +73,7 @@ impl Direction {
             Direction::AnthropicClient => "anthropic_client",
             Direction::OpenAiClient => "openai_client",
             Direction::AnthropicClientResponses => "anthropic_client_responses",
+            Direction::ResponsesClient => "responses_client",
         }
     }
 }

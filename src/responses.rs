@@ -200,6 +200,10 @@ pub struct Item<'a> {
     /// turns (asked for with `include: ["reasoning.encrypted_content"]`).
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub encrypted_content: Option<CowStr<'a>>,
+    /// `additional_tools`: tools declared in `input` (Codex sends its tools
+    /// there, namespace-wrapped, in some modes).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool<'a>>>,
 }
 
 impl Described for Item<'_> {
@@ -294,7 +298,7 @@ impl<'a> ContentPart<'a> {
 /// (freeform input, optionally grammar-constrained), `namespace` (nested
 /// tools), or a built-in one (`web_search`, `file_search`, `local_shell`…)
 /// named only by its type.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct Tool<'a> {
     #[serde(rename = "type", borrow, default)]
     pub kind: CowStr<'a>,
@@ -325,7 +329,7 @@ impl Tool<'_> {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct CustomToolFormat<'a> {
     #[serde(rename = "type", borrow, default)]
     pub kind: CowStr<'a>,

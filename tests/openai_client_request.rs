@@ -19,9 +19,13 @@ fn convert_with(request: &Value, config: &Config) -> Value {
     serde_json::from_slice(&converted.body).unwrap()
 }
 
+/// Rule tests see the conversion without prompt-cache breakpoints, which
+/// `tests/prompt_caching.rs` and the goldens cover.
 fn convert(request: Value) -> Value {
-    convert_with(&request, &config(""))
+    convert_with(&request, &config(NO_CACHE))
 }
+
+const NO_CACHE: &str = r#","prompt_caching":false"#;
 
 fn reject(request: &str) -> ClientError {
     convert_request(request.as_bytes(), &config("")).unwrap_err()
@@ -61,7 +65,7 @@ fn the_agent_request_keeps_what_claude_can_use_and_drops_the_rest() {
     let out: Value = serde_json::from_slice(
         &convert_request(
             &fixture("requests/openai-agent-round-trip.json"),
-            &config(""),
+            &config(NO_CACHE),
         )
         .unwrap()
         .body,

@@ -978,13 +978,17 @@ fn check_anthropic_request(request: &Value) {
         None | Some(Value::String(_)) => {}
         Some(blocks) => {
             for block in blocks.as_array().expect("system string or blocks") {
-                keys_within(block, &["type", "text"], "system block");
+                keys_within(block, &["type", "text", "cache_control"], "system block");
                 assert_eq!(block["type"], "text");
             }
         }
     }
     for tool in request["tools"].as_array().into_iter().flatten() {
-        keys_within(tool, &["name", "description", "input_schema"], "tool");
+        keys_within(
+            tool,
+            &["name", "description", "input_schema", "cache_control"],
+            "tool",
+        );
         assert!(tool["input_schema"].is_object());
     }
     if let Some(choice) = request.get("tool_choice") {
@@ -1003,6 +1007,7 @@ fn check_anthropic_request(request: &Value) {
             );
         }
     }
+    check_breakpoints(request);
     let messages = request["messages"].as_array().expect("messages array");
     let mut last_role = "";
     for message in messages {
@@ -1023,18 +1028,53 @@ fn check_anthropic_request(request: &Value) {
     }
 }
 
+/// Prompt-cache breakpoints: at most 4, each `{"type":"ephemeral"}`, only
+/// on tools, system blocks and the blocks of user turns (the block checks
+/// allow the field nowhere else).
+fn check_breakpoints(request: &Value) {
+    fn collect<'v>(value: &'v Value, found: &mut Vec<&'v Value>) {
+        match value {
+            Value::Object(map) => {
+                found.extend(map.get("cache_control"));
+                map.values().for_each(|v| collect(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for key in ["tools", "system", "messages"] {
+        if let Some(value) = request.get(key) {
+            collect(value, &mut found);
+        }
+    }
+    assert!(found.len() <= 4, "{} breakpoints", found.len());
+    for mark in found {
+        assert_eq!(mark, &serde_json::json!({"type": "ephemeral"}));
+    }
+}
+
+/// A block's allowed keys, plus `cache_control` in a user turn.
+fn block_keys(role: &str, keys: &[&'static str]) -> Vec<&'static str> {
+    let mut keys = keys.to_vec();
+    if role == "user" {
+        keys.push("cache_control");
+    }
+    keys
+}
+
 fn check_anthropic_block(block: &Value, role: &str) {
     let kind = block["type"].as_str().expect("block type");
     match (role, kind) {
         (_, "text") => {
-            keys_within(block, &["type", "text"], "text block");
+            keys_within(block, &block_keys(role, &["type", "text"]), "text block");
             assert!(
                 !block["text"].as_str().unwrap().is_empty(),
                 "empty text block"
             );
         }
         ("user", "image") | ("user", "document") => {
-            keys_within(block, &["type", "source", "title"], kind);
+            keys_within(block, &block_keys(role, &["type", "source", "title"]), kind);
             let source = &block["source"];
             match source["type"].as_str().unwrap() {
                 "base64" => keys_within(source, &["type", "media_type", "data"], "source"),
@@ -1043,7 +1083,11 @@ fn check_anthropic_block(block: &Value, role: &str) {
             }
         }
         ("user", "tool_result") => {
-            keys_within(block, &["type", "tool_use_id", "content", "is_error"], kind);
+            keys_within(
+                block,
+                &block_keys(role, &["type", "tool_use_id", "content", "is_error"]),
+                kind,
+            );
             if let Some(content) = block["content"].as_array() {
                 for inner in content {
                     check_anthropic_block(inner, "tool_result");
@@ -1605,4 +1649,104 @@ fn the_whitelist_checkers_reject_an_unknown_field() {
         json!({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]});
     check_anthropic_request(&good);
     let _ = Map::<String, Value>::new();
+}
+
+// ------------------------------- Responses clients on an Anthropic upstream
+
+fn responses_ctx() -> anthropic_openai_bridge::convert::responses_client::response::ResponseContext
+{
+    anthropic_openai_bridge::convert::responses_client::response::ResponseContext {
+        model: "claude-prop".to_string(),
+        created_at: 1_700_000_000,
+        fallback_id: "msg_fallback".to_string(),
+        ..Default::default()
+    }
+}
+
+fn to_responses(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+    use anthropic_openai_bridge::convert::responses_client::stream::StreamConverter as ToResponses;
+    let mut converter = ToResponses::new(responses_ctx());
+    let mut out = Vec::new();
+    for piece in pieces(body, sizes) {
+        converter.push(piece, &mut out);
+    }
+    converter.finish(&mut out);
+    assert!(converter.is_done());
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Anthropic upstream streams to a Responses client: chunking and line
+    /// endings change nothing; every output passes the strict Responses
+    /// grammar checker (one terminal, nothing after it, items and parts
+    /// nested and adding up); a complete stream loses nothing.
+    #[test]
+    fn anthropic_streams_convert_to_the_responses_grammar_under_any_chunking(
+        stream in anthropic_stream(),
+        sizes in chunking(),
+        line_ending in 0..3usize,
+    ) {
+        use anthropic_openai_bridge::convert::responses_client::reasoning::{carried_block, CarriedBlock};
+        let body = stream.sse("\n");
+        let whole = to_responses(&body, &[]);
+        prop_assert_eq!(&to_responses(&body, &sizes), &whole, "chunking changed the output");
+        let other = stream.sse(LINE_ENDINGS[line_ending]);
+        prop_assert_eq!(&to_responses(&other, &sizes), &whole, "line endings changed the output");
+        let got = common::responses::try_check_responses_stream(&whole);
+        prop_assert!(got.is_ok(), "{:?}", got.err());
+        let got = got.unwrap();
+        let events = stream.events();
+        let position = |kind: &str| events.iter().position(|e| e["type"] == kind);
+        let failed = match (position("message_stop"), position("error")) {
+            (None, _) => true,
+            (Some(stop), Some(error)) => error < stop,
+            (Some(_), None) => false,
+        };
+        prop_assert_eq!(got.terminal == "response.failed", failed, "{}", got.terminal);
+        if !stream.complete() {
+            return Ok(());
+        }
+        let mut text = String::new();
+        let mut thinking = Vec::new();
+        let mut tools = Vec::new();
+        for block in &stream.blocks {
+            match block {
+                AnthropicBlock::Text(pieces) => text.push_str(&pieces.concat()),
+                AnthropicBlock::Thinking(pieces, signature) => thinking.push((pieces.concat(), signature.clone())),
+                AnthropicBlock::Tool(name, pieces) => tools.push((name.clone(), pieces.concat())),
+                AnthropicBlock::ServerTool(_) => {}
+            }
+        }
+        prop_assert_eq!(got.text(), text);
+        let carried: Vec<(String, String)> = got.items_of("reasoning").iter().map(|item| {
+            match carried_block(item["encrypted_content"].as_str().unwrap_or("")) {
+                Some(CarriedBlock::Thinking { thinking, signature }) => (thinking.to_string(), signature.to_string()),
+                other => panic!("reasoning item without its block: {other:?}"),
+            }
+        }).collect();
+        prop_assert_eq!(carried, thinking);
+        let calls = got.items_of("function_call");
+        prop_assert_eq!(calls.len(), tools.len());
+        for (call, (name, arguments)) in calls.iter().zip(&tools) {
+            prop_assert!(call["call_id"].as_str().unwrap().starts_with("toolu_"));
+            prop_assert_eq!(call["name"].as_str().unwrap(), name.as_str());
+            let got: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+            let sent: Value = serde_json::from_str(arguments).unwrap();
+            prop_assert_eq!(got, sent);
+        }
+        let (terminal, reason) = match stream.stop_reason {
+            "max_tokens" | "model_context_window_exceeded" => ("response.incomplete", json!("max_output_tokens")),
+            "refusal" => ("response.incomplete", json!("content_filter")),
+            _ => ("response.completed", Value::Null),
+        };
+        prop_assert_eq!(got.terminal.as_str(), terminal);
+        prop_assert_eq!(&got.response["incomplete_details"]["reason"], &reason);
+        let (input, cache_read, cache_creation, output) = stream.usage;
+        let usage = &got.response["usage"];
+        prop_assert_eq!(&usage["input_tokens"], &json!(input + cache_read + cache_creation));
+        prop_assert_eq!(&usage["input_tokens_details"]["cached_tokens"], &json!(cache_read));
+        prop_assert_eq!(&usage["output_tokens"], &json!(output));
+    }
 }

@@ -52,6 +52,7 @@ fn every_documented_key_is_accepted_and_nothing_else_is() {
             "max_tokens_field" => "\"max_tokens\"",
             "upstream_auth" => "\"bearer\"",
             "count_tokens" => "\"upstream\"",
+            "prompt_caching" => "false",
             _ => "1",
         };
         let json = format!(r#"{{"upstream_protocol":"openai","{key}":{value}}}"#);

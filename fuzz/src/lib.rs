@@ -9,6 +9,7 @@
 use anthropic_openai_bridge::config::Config;
 use anthropic_openai_bridge::convert::anthropic_client::response::ResponseContext as AnthropicCtx;
 use anthropic_openai_bridge::convert::openai_client::response::ResponseContext as OpenAiCtx;
+use anthropic_openai_bridge::convert::responses_client::response::ResponseContext as ResponsesClientCtx;
 use anthropic_openai_bridge::convert::tool_names::ToolNames;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -117,6 +118,35 @@ pub fn anthropic_ctx() -> AnthropicCtx {
         ]),
         model: "gpt-fuzz".to_string(),
         fallback_id: "msg_fuzz".to_string(),
+    }
+}
+
+/// Response context of a Responses client; with `tools`, one whose tools
+/// include custom and namespaced ones, so calls exercise the reverse mapping.
+pub fn responses_client_ctx(tools: bool) -> ResponsesClientCtx {
+    use anthropic_openai_bridge::convert::responses_client::tools::{
+        ClientTool, ToolKind, ToolTable,
+    };
+    let tool = |namespace: Option<&str>, name: &str, kind| ClientTool {
+        name: name.to_string(),
+        namespace: namespace.map(str::to_string),
+        kind,
+    };
+    let table = if tools {
+        ToolTable::new([
+            tool(None, "apply_patch", ToolKind::Custom),
+            tool(None, "exec_command", ToolKind::Function),
+            tool(Some("mcp__srv__"), "read.file", ToolKind::Function),
+        ])
+    } else {
+        ToolTable::default()
+    };
+    ResponsesClientCtx {
+        model: "claude-fuzz".to_string(),
+        created_at: 1_700_000_000,
+        fallback_id: "msg_fuzz".to_string(),
+        tools: table,
+        ..ResponsesClientCtx::default()
     }
 }
 

@@ -1,15 +1,18 @@
 //! Pure conversions between the APIs: no host calls, no I/O.
 //!
 //! One module per protocol pair (docs/README.md#protocol-pairs), each
-//! implementing the contract in `pair`: `anthropic_client`
-//! (docs/anthropic_client.md, an Anthropic client on an OpenAI upstream),
-//! `openai_client` (docs/openai_client.md, an OpenAI client on an Anthropic
-//! upstream) and `anthropic_client_responses`
+//! implementing the contract in `pair`, with one module per phase:
+//! `anthropic_client` (docs/anthropic_client.md, an Anthropic client on an
+//! OpenAI upstream), `openai_client` (docs/openai_client.md, an OpenAI
+//! client on an Anthropic upstream), `anthropic_client_responses`
 //! (docs/anthropic_client_responses.md, an Anthropic client on an OpenAI
-//! Responses API upstream), each with one module per phase. Shared by every
-//! pair, each table defined once: `error` (status ↔ error type per protocol,
-//! error bodies), `headers` (header edits, rate-limit names and reset
-//! formats), `reasons` (stop ↔ finish reasons), `tool_names`, `signature`.
+//! Responses API upstream) and
+//! `responses_client` (docs/responses_client.md, a Responses API client on
+//! an Anthropic upstream). Shared by every pair, each table defined once:
+//! `error` (status ↔ error type per protocol, error bodies), `headers`
+//! (header edits, rate-limit names and reset formats), `reasons` (stop ↔
+//! finish reasons), `tool_names`, `signature`; `prompt_cache` places the
+//! Anthropic cache breakpoints for OpenAI clients.
 
 /// One debug line for each request field that was present and has no form
 /// in the upstream's protocol (`upstream` names it in the line).
@@ -49,7 +52,9 @@ pub mod error;
 pub mod headers;
 pub mod openai_client;
 pub mod pair;
+pub mod prompt_cache;
 pub mod reasons;
+pub mod responses_client;
 pub mod signature;
 pub mod tool_arguments;
 pub mod tool_calls;

@@ -2,6 +2,8 @@
 //! Anthropic streaming grammar that also reassembles what a client would see.
 #![allow(dead_code)]
 
+pub mod responses;
+
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -130,6 +130,29 @@ def test_openai_client_counters_and_the_529_class(start_envoy, upstream):
         assert metric(metrics, "aob_tokens", direction=d, model="gpt-obs", token_type=token_type) == usage[key], token_type
 
 
+def test_responses_client_counters(start_envoy, upstream):
+    """A Responses API client (Codex) on an Anthropic upstream counts under
+    direction `responses_client`, its stream's usage included."""
+    envoy = start_envoy(template=OPENAI_CLIENTS_TEMPLATE)
+    message = fixture_json("anthropic/msg-cache-read-usage.json")
+    upstream.push(json_reply(message))
+    assert post_json(envoy.url, "/v1/responses", {"model": "resp-obs", "input": "hi"})[0] == 200
+    upstream.push(sse_reply(fixture_bytes("anthropic/stream-text-minimal.sse"), piece=31))
+    status = post_json(envoy.url, "/v1/responses", {"model": "resp-obs", "input": "hi", "stream": True})[0]
+    assert status == 200
+    assert post_json(envoy.url, "/v1/responses",
+                     {"model": "resp-obs", "input": "hi", "previous_response_id": "resp_1"})[0] == 400
+
+    d = "responses_client"
+    wait_for(lambda: metric(prometheus(envoy), "aob_requests_converted", direction=d, model="resp-obs") == 2)
+    metrics = prometheus(envoy)
+    assert metric(metrics, "aob_requests_converted", direction=d, model="resp-obs") == 2
+    assert metric(metrics, "aob_client_errors", direction=d, kind="invalid_request") == 1
+    assert metric(metrics, "aob_tokens", direction=d, model="resp-obs", token_type="cache_read") == \
+        message["usage"]["cache_read_input_tokens"]
+    assert metric(metrics, "aob_requests_converted", direction="openai_client", model="resp-obs") == 0
+
+
 def test_model_map_decides_the_model_tag(start_envoy, upstream):
     envoy = start_envoy(plugin_config={"upstream_protocol": "openai", "model_map": {"claude-*": "gpt-mapped.1"}})
     upstream.push(json_reply(fixture_json("openai/chat-text.json")))

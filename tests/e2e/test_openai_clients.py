@@ -95,6 +95,32 @@ def blocks(content):
     return [{"type": "text", "text": content}] if isinstance(content, str) else content
 
 
+BREAKPOINT = {"type": "ephemeral"}
+
+
+def breakpoints(body):
+    """Where the request's prompt-cache breakpoints are: ("tools", i),
+    ("system", i) or ("messages", i, j)."""
+    found = [("tools", i) for i, t in enumerate(body.get("tools") or []) if t.get("cache_control")]
+    system = body.get("system")
+    if isinstance(system, list):
+        found += [("system", i) for i, b in enumerate(system) if b.get("cache_control")]
+    for i, message in enumerate(body["messages"]):
+        if isinstance(message["content"], list):
+            found += [("messages", i, j) for j, b in enumerate(message["content"]) if b.get("cache_control")]
+    return found
+
+
+def uncached(value):
+    """`value` without its `cache_control` breakpoints (placed by default,
+    tested in test_prompt_cache_breakpoints)."""
+    if isinstance(value, dict):
+        return {k: uncached(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [uncached(v) for v in value]
+    return value
+
+
 def texts(content):
     """The texts of a string-or-text-blocks value (system, tool_result content)."""
     if content is None:
@@ -259,7 +285,7 @@ def test_text_request_headers_and_body(openai_envoy, upstream):
     assert not [n for n in names if n.startswith(("openai-", "x-stainless-"))]
     # docs/README.md#what-the-proxy-wasm-host-allows: content-length is removed, the converted body goes chunked.
     assert "content-length" not in names and received.chunked
-    body = received.json
+    body = uncached(received.json)
     assert body["model"] == MODEL
     assert body["max_tokens"] == DEFAULT_MAX_TOKENS  # the client sent none
     assert body["temperature"] == 1.0  # clamped to [0, 1]
@@ -281,9 +307,12 @@ def test_text_request_headers_and_body(openai_envoy, upstream):
 
 
 @pytest.mark.parametrize("limit", ["max_completion_tokens", "max_tokens"])
-def test_single_system_message_is_a_string_and_max_tokens_kept(openai_envoy, upstream, limit):
+def test_single_system_message_is_a_string_and_max_tokens_kept(start_envoy, upstream, limit):
+    """A string when there is one, and no breakpoints (`prompt_caching: false`)."""
+    envoy = start_envoy(template=OPENAI_CLIENTS_TEMPLATE,
+                        plugin_config={"upstream_protocol": "anthropic", "prompt_caching": False})
     upstream.push(json_reply(fixture_json(MESSAGES["text"])))
-    client_for(openai_envoy).chat.completions.create(
+    client_for(envoy).chat.completions.create(
         model=MODEL, stop=["END", "  ", "STOP"], **{limit: 321},
         messages=[{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"},
                   {"role": "assistant", "content": ""},
@@ -295,6 +324,7 @@ def test_single_system_message_is_a_string_and_max_tokens_kept(openai_envoy, ups
     # The empty assistant message is dropped, the user turns around it are
     # merged, and the empty text part is dropped.
     assert [(m["role"], texts(m["content"])) for m in body["messages"]] == [("user", ["hi", "there"])]
+    assert "cache_control" not in json.dumps(body)
 
 
 def test_bearer_upstream_auth_keeps_authorization(start_envoy, upstream):
@@ -350,7 +380,7 @@ def test_tool_round_trip(openai_envoy, upstream):
         ],
     )
 
-    body = upstream.requests[0].json
+    body = uncached(upstream.requests[0].json)
     assert [(t["name"], t.get("description"), t["input_schema"]) for t in body["tools"]] == [
         ("get_weather", "Get the current weather", WEATHER_SCHEMA),
         ("get_time", "Current time", {"type": "object"}),  # no parameters -> {"type": "object"}
@@ -373,6 +403,37 @@ def test_tool_round_trip(openai_envoy, upstream):
     assert follow_up == {"type": "text", "text": "And Boston?"}
 
     assert_completion(completion, answer_of_message(message))
+
+
+def test_prompt_cache_breakpoints(openai_envoy, upstream):
+    """OpenAI clients expect automatic prompt caching: the last tool, the
+    system prompt and the last two user turns carry Anthropic breakpoints,
+    and cache reads come back as cached tokens."""
+    message = fixture_json("anthropic/msg-cache-read.json")
+    upstream.push(json_reply(message))
+    completion = client_for(openai_envoy).chat.completions.create(
+        model=MODEL,
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER_SCHEMA}},
+               {"type": "function", "function": {"name": "get_time"}}],
+        messages=[
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "toolu_01", "type": "function",
+                 "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'}}]},
+            {"role": "tool", "tool_call_id": "toolu_01", "content": "18 C, sunny"},
+            {"role": "assistant", "content": "Sunny."},
+            {"role": "user", "content": "And Boston?"},
+        ],
+    )
+    body = upstream.requests[0].json
+    assert breakpoints(body) == [("tools", 1), ("system", 0), ("messages", 2, 0), ("messages", 4, 0)]
+    assert body["tools"][1]["cache_control"] == BREAKPOINT
+    assert body["messages"][2]["content"][0]["type"] == "tool_result"
+    assert body["messages"][4]["content"][0]["text"] == "And Boston?"
+    read = message["usage"]["cache_read_input_tokens"]
+    assert read > 0
+    assert completion.usage.prompt_tokens_details.cached_tokens == read
 
 
 @pytest.mark.parametrize("tool_choice,parallel,expected", [

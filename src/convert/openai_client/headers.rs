@@ -14,12 +14,22 @@ pub const UPSTREAM_SUFFIX: &str = "/v1/messages";
 /// every `openai-*` and `x-stainless-*` header, `accept-encoding` and
 /// `content-length` removed.
 pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) -> Vec<HeaderEdit> {
+    request_edits_from(headers, path, CLIENT_SUFFIX, config)
+}
+
+/// `request_edits` for an OpenAI client whose path ends in `client_suffix`.
+pub fn request_edits_from(
+    headers: &[(String, String)],
+    path: &str,
+    client_suffix: &str,
+    config: &Config,
+) -> Vec<HeaderEdit> {
     let mut edits = vec![
         HeaderEdit::set(
             ":path",
             upstream_path(
                 path,
-                CLIENT_SUFFIX,
+                client_suffix,
                 UPSTREAM_SUFFIX,
                 config.upstream_path.as_deref(),
             ),

@@ -53,7 +53,10 @@ pub fn convert_request(body: &[u8], config: &Config) -> Result<ConvertedRequest,
             .as_ref()
             .and_then(|o| o.include_usage)
             == Some(true);
-    let messages_request = messages_request(request, config)?;
+    let mut messages_request = messages_request(request, config)?;
+    if config.prompt_caching {
+        crate::convert::prompt_cache::place_breakpoints(&mut messages_request);
+    }
     let model = messages_request.model.to_string();
     let mut out = Vec::with_capacity(body.len() + 256);
     crate::json::write(&mut out, &messages_request)
@@ -154,7 +157,7 @@ fn messages_request<'a>(
 }
 
 /// `reasoning_effort` → a thinking budget; `none` (and unknown values) → none.
-fn thinking_budget(effort: Option<&str>) -> Option<u64> {
+pub(crate) fn thinking_budget(effort: Option<&str>) -> Option<u64> {
     match effort? {
         "minimal" | "low" => Some(BUDGET_LOW),
         "medium" => Some(BUDGET_MEDIUM),
@@ -167,7 +170,7 @@ fn thinking_budget(effort: Option<&str>) -> Option<u64> {
 /// leave the client's own answer budget on top of the thinking budget,
 /// within `max_tokens_limit`; if the limit leaves no room, the budget shrinks
 /// (to no less than Anthropic's minimum of 1024), else thinking is dropped.
-fn fit_thinking(budget: u64, max_tokens: u64, config: &Config) -> Option<(u64, u64)> {
+pub(crate) fn fit_thinking(budget: u64, max_tokens: u64, config: &Config) -> Option<(u64, u64)> {
     if budget < max_tokens {
         return Some((budget, max_tokens));
     }
@@ -184,7 +187,7 @@ fn fit_thinking(budget: u64, max_tokens: u64, config: &Config) -> Option<(u64, u
 }
 
 /// Anthropic's range is [0, 1]; OpenAI's is [0, 2].
-fn clamp_temperature(t: f64) -> f64 {
+pub(crate) fn clamp_temperature(t: f64) -> f64 {
     let clamped = t.clamp(0.0, 1.0);
     if clamped != t {
         log::debug!("temperature {t} clamped to {clamped}");
@@ -219,10 +222,11 @@ fn anthropic_tool(tool: ChatTool<'_>) -> Option<Tool<'_>> {
         name: function.name,
         description: function.description,
         input_schema: Some(function.parameters.unwrap_or_else(|| empty_object_schema())),
+        cache_control: None,
     })
 }
 
-fn empty_object_schema() -> &'static serde_json::value::RawValue {
+pub(crate) fn empty_object_schema() -> &'static serde_json::value::RawValue {
     match serde_json::from_slice(br#"{"type":"object"}"#) {
         Ok(raw) => raw,
         Err(_) => serde_json::value::RawValue::NULL,
@@ -299,7 +303,11 @@ fn split_messages<'a>(
     Ok((system, turns))
 }
 
-fn push_turn<'a>(turns: &mut Vec<InputMessage<'a>>, role: Role, mut blocks: Vec<ContentBlock<'a>>) {
+pub(crate) fn push_turn<'a>(
+    turns: &mut Vec<InputMessage<'a>>,
+    role: Role,
+    mut blocks: Vec<ContentBlock<'a>>,
+) {
     if blocks.is_empty() {
         log::debug!("dropped an empty {role:?} message");
         return;
@@ -341,7 +349,7 @@ fn text_blocks<'a>(
     Ok(blocks)
 }
 
-fn non_empty_text(text: CowStr<'_>) -> Option<ContentBlock<'_>> {
+pub(crate) fn non_empty_text(text: CowStr<'_>) -> Option<ContentBlock<'_>> {
     (!text.is_empty()).then(|| ContentBlock::text(text))
 }
 
@@ -384,7 +392,7 @@ fn parse_data_url(url: &str) -> Option<(&str, &str)> {
 
 /// A base64 source from a data URL, borrowing its pieces when the URL is
 /// borrowed (image data is often megabytes).
-fn data_url_source<'a>(url: &CowStr<'a>) -> Option<Source<'a>> {
+pub(crate) fn data_url_source<'a>(url: &CowStr<'a>) -> Option<Source<'a>> {
     let (media_type, data): (CowStr<'a>, CowStr<'a>) = match &url.0 {
         Cow::Borrowed(url) => {
             let (media_type, data) = parse_data_url(url)?;
@@ -398,7 +406,7 @@ fn data_url_source<'a>(url: &CowStr<'a>) -> Option<Source<'a>> {
     Some(base64_source(media_type, data))
 }
 
-fn base64_source<'a>(media_type: CowStr<'a>, data: CowStr<'a>) -> Source<'a> {
+pub(crate) fn base64_source<'a>(media_type: CowStr<'a>, data: CowStr<'a>) -> Source<'a> {
     Source {
         kind: CowStr::borrowed("base64"),
         media_type: Some(media_type),
