@@ -290,7 +290,10 @@ def test_rate_limit_error(openai_envoy, upstream):
     with pytest.raises(openai.RateLimitError) as raised:
         client_for(openai_envoy).responses.create(model=MODEL, input="hi")
     assert the_messages_request(upstream)
-    assert raised.value.body["message"] == "Slow down"
+    assert raised.value.response.headers["retry-after"] == "7"
+    # Codex reads the delay from the message ("try again in 7s").
+    assert raised.value.body["message"] == "Slow down. Please try again in 7s."
+    assert raised.value.body["code"] == "rate_limit_exceeded"
 
 
 def test_previous_response_id_is_refused(openai_envoy, upstream):
