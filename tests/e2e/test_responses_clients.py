@@ -296,6 +296,24 @@ def test_rate_limit_error(openai_envoy, upstream):
     assert raised.value.body["code"] == "rate_limit_exceeded"
 
 
+def test_stream_rate_limit_says_when(openai_envoy, upstream):
+    """A rate limit mid-stream: response.failed whose message carries the
+    upstream's retry-after as Codex reads it ("try again in 7s")."""
+    message = {"id": "msg_rl_1", "type": "message", "role": "assistant", "model": MODEL, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}
+    error = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
+    stream = sse_event({"type": "message_start", "message": message}) + sse_event(error)
+    upstream.push(sse_reply(stream, piece=40, headers=[("retry-after", "7")]))
+    with client_for(openai_envoy).responses.stream(model=MODEL, input="hi") as events:
+        kinds = list(events)
+
+    assert the_messages_request(upstream)["stream"] is True
+    assert [e.type for e in kinds] == ["response.created", "response.in_progress", "response.failed"]
+    failed = kinds[-1].response
+    assert failed.status == "failed"
+    assert (failed.error.code, failed.error.message) == ("rate_limit_exceeded", "Slow down. Please try again in 7s.")
+
+
 def test_previous_response_id_is_refused(openai_envoy, upstream):
     with pytest.raises(openai.BadRequestError) as raised:
         client_for(openai_envoy).responses.create(model=MODEL, input="hi", previous_response_id="resp_1")
