@@ -285,7 +285,7 @@ impl<P: Pair> Converting<P> {
         config: &Config,
     ) -> (Plan, Vec<HeaderEdit>) {
         if let Some(context) = self.context.as_mut() {
-            P::response_started(context, now_seconds);
+            P::response_started(context, headers, now_seconds);
         }
         let content_type = header(headers, "content-type")
             .unwrap_or("")
@@ -398,14 +398,14 @@ impl<P: Pair> Converting<P> {
                 };
                 (body, None)
             }
-            (Response::Error { status, reason, .. }, _) => {
+            (Response::Error { status, reason, .. }, context) => {
                 let upstream = read_upstream_error(*status, body);
                 let message = match reason {
                     Some(reason) => format!("{reason}: {}", upstream.message),
                     None => upstream.message,
                 };
                 (
-                    P::error_body(*status, &message, upstream.kind.as_deref()),
+                    P::upstream_error_body(context, *status, &message, upstream.kind.as_deref()),
                     None,
                 )
             }

@@ -245,3 +245,91 @@ fn stateful_requests_get_a_local_400_in_openai_shape() {
         .unwrap()
         .contains("keeps no conversation state"));
 }
+
+/// A streaming request answered with a 200 stream that `headers` start and
+/// that fails with `error`: the converted stream.
+fn failed_stream(response_headers: &[(&str, &str)], error: &str) -> Vec<u8> {
+    let mut ex = anthropic_upstream();
+    let h = headers(&[(":method", "POST"), (":path", "/v1/responses")]);
+    let body = json!({"model": "claude-sonnet-4-5", "input": "hi", "stream": true});
+    sent(&mut ex, &h, body.to_string().as_bytes());
+    let mut response = headers(&[(":status", "200"), ("content-type", "text/event-stream")]);
+    response.extend(headers(response_headers));
+    ex.on_response_headers(&response, false, 9);
+    assert_eq!(ex.response_body_mode(), BodyMode::Stream);
+    let start = json!({"type": "message_start", "message": {"id": "msg_rl", "type": "message",
+        "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": null,
+        "usage": {"input_tokens": 3, "output_tokens": 1}}});
+    let stream = format!("event: message_start\ndata: {start}\n\nevent: error\ndata: {error}\n\n");
+    let mut out = ex.on_stream_chunk(stream.as_bytes(), false);
+    out.extend(ex.on_stream_chunk(b"", true));
+    out
+}
+
+const RATE_LIMITED: &str =
+    r#"{"type":"error","error":{"type":"rate_limit_error","message":"Slow down."}}"#;
+
+#[test]
+fn a_rate_limit_mid_stream_says_when_from_the_upstreams_retry_after() {
+    let got = check_responses_stream(&failed_stream(&[("retry-after", "7")], RATE_LIMITED));
+    assert_eq!(got.terminal, "response.failed");
+    assert_eq!(got.response["created_at"], 9);
+    assert_eq!(
+        got.response["error"],
+        json!({"code": "rate_limit_exceeded", "message": "Slow down. Please try again in 7s."})
+    );
+
+    // Only whole seconds up to a day are taken; the message is unchanged.
+    for ignored in ["Wed, 21 Oct 2026 07:28:00 GMT", "86401", "1.5", "-3"] {
+        let got = check_responses_stream(&failed_stream(&[("retry-after", ignored)], RATE_LIMITED));
+        assert_eq!(got.response["error"]["message"], "Slow down.", "{ignored}");
+        assert_eq!(got.response["error"]["code"], "rate_limit_exceeded");
+    }
+    let got = check_responses_stream(&failed_stream(&[], RATE_LIMITED));
+    assert_eq!(got.response["error"]["message"], "Slow down.");
+
+    // Other failures are not given a delay.
+    let overloaded =
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+    let got = check_responses_stream(&failed_stream(&[("retry-after", "7")], overloaded));
+    assert_eq!(
+        got.response["error"],
+        json!({"code": "server_error", "message": "Overloaded"})
+    );
+}
+
+#[test]
+fn a_429_body_says_when_from_the_upstreams_retry_after() {
+    for stream in [true, false] {
+        let answer = |retry_after: &str| -> (Vec<HeaderEdit>, Value) {
+            let mut ex = anthropic_upstream();
+            let h = headers(&[(":method", "POST"), (":path", "/v1/responses")]);
+            let body = json!({"model": "claude-sonnet-4-5", "input": "hi", "stream": stream});
+            sent(&mut ex, &h, body.to_string().as_bytes());
+            let response = headers(&[
+                (":status", "429"),
+                ("content-type", "application/json"),
+                ("retry-after", retry_after),
+            ]);
+            let Verdict::Continue(edits) = ex.on_response_headers(&response, false, 0) else {
+                panic!()
+            };
+            assert_eq!(ex.response_body_mode(), BodyMode::Buffer);
+            let out = ex.on_buffered_response(RATE_LIMITED.as_bytes());
+            (edits, serde_json::from_slice(&out).unwrap())
+        };
+        let (edits, out) = answer("12");
+        assert_eq!(
+            out,
+            json!({"error": {"message": "Slow down. Please try again in 12s.",
+                "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}}),
+            "stream: {stream}"
+        );
+        assert!(!edits.iter().any(
+            |e| matches!(e, HeaderEdit::Set(n, _) | HeaderEdit::Remove(n) if n == "retry-after" || n == ":status")
+        ));
+        let (_, out) = answer("tomorrow");
+        assert_eq!(out["error"]["message"], "Slow down.", "stream: {stream}");
+        assert_eq!(out["error"]["code"], "rate_limit_exceeded");
+    }
+}

@@ -285,6 +285,20 @@ fn failures_carry_codes_and_a_known_delay() {
         )
     );
     assert_eq!(
+        failure("rate_limit_error", "Slow down ", Some(12)),
+        (
+            "rate_limit_exceeded",
+            "Slow down. Please try again in 12s.".to_string()
+        )
+    );
+    assert_eq!(
+        failure("rate_limit_error", "", Some(12)),
+        (
+            "rate_limit_exceeded",
+            "Please try again in 12s.".to_string()
+        )
+    );
+    assert_eq!(
         failure("rate_limit_error", "Please try again in 3s.", Some(12)),
         ("rate_limit_exceeded", "Please try again in 3s.".to_string())
     );

@@ -682,7 +682,7 @@ fn a_rate_limit_says_when_to_try_again_as_codex_reads_it() {
     assert_eq!(got.response["error"]["code"], "rate_limit_exceeded");
     assert_eq!(
         got.response["error"]["message"],
-        "Number of request tokens has exceeded your per-minute rate limit Please try again in 7s."
+        "Number of request tokens has exceeded your per-minute rate limit. Please try again in 7s."
     );
     let unknown = check_responses_stream(&convert(input.as_bytes()));
     assert_eq!(

@@ -75,7 +75,12 @@ pub trait Pair {
     }
 
     /// The upstream's response headers arrived at `now_seconds`.
-    fn response_started(_context: &mut Self::Context, _now_seconds: u64) {}
+    fn response_started(
+        _context: &mut Self::Context,
+        _headers: &[(String, String)],
+        _now_seconds: u64,
+    ) {
+    }
 
     /// Edits to the upstream's response headers of a converted answer, whose
     /// body will have `content_type`.
@@ -113,6 +118,17 @@ pub trait Pair {
     /// An error body in the client's protocol. `code` is the upstream's own
     /// error type, when it named one.
     fn error_body(status: u16, message: &str, code: Option<&str>) -> Vec<u8>;
+
+    /// The body of an upstream's error answer: `error_body`, unless the pair
+    /// adds what its context learnt from the response headers.
+    fn upstream_error_body(
+        _context: Option<&Self::Context>,
+        status: u16,
+        message: &str,
+        code: Option<&str>,
+    ) -> Vec<u8> {
+        Self::error_body(status, message, code)
+    }
 
     /// A client stream that holds only an error ending (an upstream error,
     /// `api_error` where the protocol types it).

@@ -201,13 +201,117 @@ def test_stream_reasoning_round_trip(openai_envoy, upstream):
     assert assistant["content"][0]["thinking"] == thought
 
 
+PATCH = ('*** Begin Patch\n*** Add File: notes.txt\n+say "hi" {not json}\n+\tcaf\u00e9 \\ done\n'
+         '*** End Patch\n')
+CUSTOM_TOOL = {"type": "custom", "name": "apply_patch", "description": "Edit files with a patch.",
+               "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}}
+
+
+def assert_custom_tool_upstream(body):
+    """The custom tool reached the upstream as a tool with one string parameter."""
+    (tool,) = body["tools"]
+    assert tool["name"] == "apply_patch"
+    schema = tool["input_schema"]
+    assert schema["type"] == "object" and schema["required"] == ["input"]
+    assert schema["properties"] == {"input": {"type": "string"}}
+    assert tool["description"].startswith("Edit files with a patch.")
+    assert "start: /.+/" in tool["description"]
+
+
+def assert_custom_call_round_trip(client, upstream, call):
+    """The call and its custom_tool_call_output sent back reach the upstream
+    as the same tool_use and a tool_result with its id."""
+    upstream.reset()
+    upstream.push(json_reply(fixture_json("anthropic/msg-text.json")))
+    history = [{"role": "user", "content": "add notes"}, call.model_dump(exclude_none=True),
+               {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done: notes.txt"}]
+    client.responses.create(model=MODEL, input=history, tools=[CUSTOM_TOOL])
+    body = the_messages_request(upstream)
+    assert_custom_tool_upstream(body)
+    user, assistant, results = body["messages"]
+    assert (user["role"], assistant["role"], results["role"]) == ("user", "assistant", "user")
+    assert assistant["content"] == [{"type": "tool_use", "id": call.call_id, "name": "apply_patch",
+                                     "input": {"input": PATCH}}]
+    assert [(r["type"], r["tool_use_id"], texts(r["content"])) for r in results["content"]] == [
+        ("tool_result", call.call_id, ["Done: notes.txt"])]
+
+
+def test_create_custom_tool_round_trip(openai_envoy, upstream):
+    """A custom freeform tool (Codex's apply_patch shape): the upstream's
+    tool_use comes back as a custom_tool_call whose input is the exact string."""
+    message = fixture_json("anthropic/msg-tool-use.json")
+    message["content"] = [{"type": "tool_use", "id": "toolu_patch_1", "name": "apply_patch",
+                           "input": {"input": PATCH}}]
+    upstream.push(json_reply(message))
+    client = client_for(openai_envoy)
+    response = client.responses.create(model=MODEL, input="add notes", tools=[CUSTOM_TOOL])
+
+    assert_custom_tool_upstream(the_messages_request(upstream))
+    (call,) = response.output
+    assert call.type == "custom_tool_call" and call.id.startswith("ctc_")
+    assert (call.call_id, call.name, call.input) == ("toolu_patch_1", "apply_patch", PATCH)
+    assert_custom_call_round_trip(client, upstream, call)
+
+
+def test_stream_custom_tool_round_trip(openai_envoy, upstream):
+    """Streamed: custom_tool_call_input.delta/.done carry the exact string,
+    the SDK's stream parser takes them, and the finished item is a
+    custom_tool_call."""
+    from openai.types.responses import (ResponseCustomToolCallInputDeltaEvent,
+                                        ResponseCustomToolCallInputDoneEvent)
+
+    upstream.push(tool_stream("apply_patch", {"input": PATCH}, tool_id="toolu_patch_2"))
+    client = client_for(openai_envoy)
+    with client.responses.stream(model=MODEL, input="add notes", tools=[CUSTOM_TOOL]) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+
+    body = the_messages_request(upstream)
+    assert body["stream"] is True
+    assert_custom_tool_upstream(body)
+    deltas = [e for e in events if e.type == "response.custom_tool_call_input.delta"]
+    dones = [e for e in events if e.type == "response.custom_tool_call_input.done"]
+    assert deltas and all(isinstance(e, ResponseCustomToolCallInputDeltaEvent) for e in deltas)
+    assert "".join(e.delta for e in deltas) == PATCH
+    (done,) = dones
+    assert isinstance(done, ResponseCustomToolCallInputDoneEvent) and done.input == PATCH
+    (item_done,) = [e.item for e in events if e.type == "response.output_item.done"]
+    assert item_done.type == "custom_tool_call" and item_done.id == done.item_id
+    assert events[-1].type == "response.completed"
+    (call,) = final.output
+    assert call.type == "custom_tool_call" and call.id.startswith("ctc_")
+    assert (call.call_id, call.name, call.input) == ("toolu_patch_2", "apply_patch", PATCH)
+    assert_custom_call_round_trip(client, upstream, call)
+
+
 def test_rate_limit_error(openai_envoy, upstream):
     error = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
     upstream.push(json_reply(error, status=429, headers=[("retry-after", "7")]))
     with pytest.raises(openai.RateLimitError) as raised:
         client_for(openai_envoy).responses.create(model=MODEL, input="hi")
     assert the_messages_request(upstream)
-    assert raised.value.body["message"] == "Slow down"
+    assert raised.value.response.headers["retry-after"] == "7"
+    # Codex reads the delay from the message ("try again in 7s").
+    assert raised.value.body["message"] == "Slow down. Please try again in 7s."
+    assert raised.value.body["code"] == "rate_limit_exceeded"
+
+
+def test_stream_rate_limit_says_when(openai_envoy, upstream):
+    """A rate limit mid-stream: response.failed whose message carries the
+    upstream's retry-after as Codex reads it ("try again in 7s")."""
+    message = {"id": "msg_rl_1", "type": "message", "role": "assistant", "model": MODEL, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}
+    error = {"type": "error", "error": {"type": "rate_limit_error", "message": "Slow down"}}
+    stream = sse_event({"type": "message_start", "message": message}) + sse_event(error)
+    upstream.push(sse_reply(stream, piece=40, headers=[("retry-after", "7")]))
+    with client_for(openai_envoy).responses.stream(model=MODEL, input="hi") as events:
+        kinds = list(events)
+
+    assert the_messages_request(upstream)["stream"] is True
+    assert [e.type for e in kinds] == ["response.created", "response.in_progress", "response.failed"]
+    failed = kinds[-1].response
+    assert failed.status == "failed"
+    assert (failed.error.code, failed.error.message) == ("rate_limit_exceeded", "Slow down. Please try again in 7s.")
 
 
 def test_previous_response_id_is_refused(openai_envoy, upstream):

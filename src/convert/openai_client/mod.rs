@@ -51,7 +51,11 @@ impl Pair for OpenAiOnAnthropic {
     }
 
     /// `created` of every completion and chunk: when the response began.
-    fn response_started(context: &mut ResponseContext, now_seconds: u64) {
+    fn response_started(
+        context: &mut ResponseContext,
+        _headers: &[(String, String)],
+        now_seconds: u64,
+    ) {
         context.created = now_seconds;
     }
 

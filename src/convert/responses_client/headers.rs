@@ -3,7 +3,7 @@
 //! this pair's paths, and Codex's own client headers removed.
 
 use crate::config::Config;
-use crate::convert::headers::{remove_matching, HeaderEdit};
+use crate::convert::headers::{header, remove_matching, HeaderEdit};
 use crate::convert::openai_client::headers::request_edits_from;
 
 pub const CLIENT_SUFFIX: &str = "/v1/responses";
@@ -28,6 +28,22 @@ pub fn request_edits(headers: &[(String, String)], path: &str, config: &Config) 
     let mut edits = request_edits_from(headers, path, CLIENT_SUFFIX, config);
     remove_matching(headers, CODEX_PREFIXES, CODEX_NAMES, &mut edits);
     edits
+}
+
+/// The longest `retry-after` taken into a message: one day.
+const MAX_RETRY_AFTER_SECONDS: u64 = 86_400;
+
+/// The upstream's `retry-after` in seconds: digits only (not an HTTP date),
+/// at most a day; anything else is ignored.
+pub fn retry_after_seconds(headers: &[(String, String)]) -> Option<u64> {
+    let value = header(headers, "retry-after")?.trim();
+    if value.is_empty() || value.len() > 6 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|seconds| *seconds <= MAX_RETRY_AFTER_SECONDS)
 }
 
 #[cfg(test)]
@@ -82,6 +98,28 @@ mod tests {
                 HeaderEdit::remove("originator"),
             ]
         );
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_up_to_a_day() {
+        let seconds = |value: &str| retry_after_seconds(&headers(&[("Retry-After", value)]));
+        assert_eq!(seconds("7"), Some(7));
+        assert_eq!(seconds(" 30 "), Some(30));
+        assert_eq!(seconds("0"), Some(0));
+        assert_eq!(seconds("86400"), Some(86_400));
+        for ignored in [
+            "86401",
+            "99999999999999999999999",
+            "1.5",
+            "-1",
+            "+5",
+            "",
+            "Wed, 21 Oct 2026 07:28:00 GMT",
+            "7s",
+        ] {
+            assert_eq!(seconds(ignored), None, "{ignored}");
+        }
+        assert_eq!(retry_after_seconds(&[]), None);
     }
 
     #[test]

@@ -59,9 +59,15 @@ impl Pair for ResponsesOnAnthropic {
         })
     }
 
-    /// `created_at` of the response: when it began.
-    fn response_started(context: &mut ResponseContext, now_seconds: u64) {
+    /// `created_at` of the response: when it began; and the upstream's
+    /// `retry-after`, for a rate limit's message.
+    fn response_started(
+        context: &mut ResponseContext,
+        headers: &[(String, String)],
+        now_seconds: u64,
+    ) {
         context.created_at = now_seconds;
+        context.retry_after = headers::retry_after_seconds(headers);
     }
 
     /// As for a Chat Completions client: `request-id` → `x-request-id`,
@@ -105,6 +111,22 @@ impl Pair for ResponsesOnAnthropic {
     fn error_body(status: u16, message: &str, code: Option<&str>) -> Vec<u8> {
         let code = code.map(|kind| response::error_code(kind, message));
         openai_error_body(openai_error_type(status), message, code)
+    }
+
+    /// A rate limit whose message does not say when gets "Please try again
+    /// in Ns." from the upstream's `retry-after`, as in a `response.failed`.
+    fn upstream_error_body(
+        context: Option<&ResponseContext>,
+        status: u16,
+        message: &str,
+        code: Option<&str>,
+    ) -> Vec<u8> {
+        let Some(kind) = code else {
+            return Self::error_body(status, message, None);
+        };
+        let retry_after = context.and_then(|c| c.retry_after);
+        let (code, message) = response::failure(kind, message, retry_after);
+        openai_error_body(openai_error_type(status), &message, Some(code))
     }
 
     fn error_stream(message: &str) -> Vec<u8> {

@@ -165,13 +165,18 @@ pub fn error_code(kind: &str, message: &str) -> &'static str {
 
 /// A failure's `code` and `message`. Codex reads a rate limit's delay only
 /// from the message ("try again in 7s"), so a known `retry-after` is added
-/// to it when the upstream's message does not say.
+/// to it, as a sentence of its own, when the upstream's message does not say.
 pub fn failure(kind: &str, message: &str, retry_after: Option<u64>) -> (&'static str, String) {
     let code = error_code(kind, message);
     let says_when = message.to_ascii_lowercase().contains("try again in");
     match retry_after {
         Some(seconds) if code == "rate_limit_exceeded" && !says_when => {
-            let sep = if message.is_empty() { "" } else { " " };
+            let message = message.trim_end();
+            let sep = match message.chars().last() {
+                None => "",
+                Some('.' | '!' | '?') => " ",
+                Some(_) => ". ",
+            };
             (
                 code,
                 format!("{message}{sep}Please try again in {seconds}s."),

@@ -293,7 +293,7 @@ fn upstream_errors_are_openai_errors_with_codexs_codes() {
     let body: Value = serde_json::from_slice(&o.response_body).unwrap();
     assert_eq!(
         body,
-        json!({"error": {"message": "Slow down", "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}})
+        json!({"error": {"message": "Slow down. Please try again in 7s.", "type": "rate_limit_error", "param": null, "code": "rate_limit_exceeded"}})
     );
 
     let stateful = br#"{"model":"m","input":"hi","previous_response_id":"resp_1"}"#;
