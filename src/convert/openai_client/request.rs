@@ -422,10 +422,20 @@ fn image_block<'a>(part: ContentPart<'a>, index: usize) -> Result<ContentBlock<'
             "messages[{index}]: image_url part without `image_url.url`"
         ))
     })?;
+    image_from_url(url, "messages", index)
+}
+
+/// An image by URL (both OpenAI APIs): a base64 `data:` URL → base64 image,
+/// http(s) → url image; `list[index]` names the message or item in an error.
+pub(crate) fn image_from_url<'a>(
+    url: CowStr<'a>,
+    list: &str,
+    index: usize,
+) -> Result<ContentBlock<'a>, ClientError> {
     let source = if url.starts_with("data:") {
         data_url_source(&url).ok_or_else(|| {
             ClientError::invalid_request(format!(
-                "messages[{index}]: image data URLs must be base64 (`data:<type>;base64,…`)"
+                "{list}[{index}]: image data URLs must be base64 (`data:<type>;base64,…`)"
             ))
         })?
     } else if url.starts_with("https://") || url.starts_with("http://") {
@@ -436,7 +446,7 @@ fn image_block<'a>(part: ContentPart<'a>, index: usize) -> Result<ContentBlock<'
         }
     } else {
         return Err(ClientError::invalid_request(format!(
-            "messages[{index}]: image_url must be an http(s) or base64 data URL"
+            "{list}[{index}]: image_url must be an http(s) or base64 data URL"
         )));
     };
     Ok(ContentBlock {

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::convert::error::{truncate, ClientError};
 use crate::convert::openai_client::request::{
     base64_source, clamp_temperature, data_url_source, empty_object_schema, fit_thinking,
-    non_empty_text, push_turn, thinking_budget,
+    image_from_url, non_empty_text, push_turn, thinking_budget,
 };
 use crate::report::LogSafe;
 use crate::responses::{
@@ -512,28 +512,7 @@ fn image_block<'a>(part: ContentPart<'a>, index: usize) -> Result<ContentBlock<'
             "input[{index}]: input_image needs `image_url`; uploaded file ids are not supported by an Anthropic upstream"
         ))
     })?;
-    let source = if url.starts_with("data:") {
-        data_url_source(&url).ok_or_else(|| {
-            ClientError::invalid_request(format!(
-                "input[{index}]: image data URLs must be base64 (`data:<type>;base64,…`)"
-            ))
-        })?
-    } else if url.starts_with("https://") || url.starts_with("http://") {
-        Source {
-            kind: CowStr::borrowed("url"),
-            url: Some(url),
-            ..Default::default()
-        }
-    } else {
-        return Err(ClientError::invalid_request(format!(
-            "input[{index}]: image_url must be an http(s) or base64 data URL"
-        )));
-    };
-    Ok(ContentBlock {
-        kind: CowStr::borrowed("image"),
-        source: Some(source),
-        ..Default::default()
-    })
+    image_from_url(url, "input", index)
 }
 
 /// `input_file` with inline `file_data` (a PDF) or an http(s) `file_url`.
