@@ -107,8 +107,10 @@ impl StreamOutcome for ChunksToEvents {
     }
 }
 
+/// Where an Anthropic event stream the bridge writes stands (both pairs
+/// with an Anthropic client).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     /// Nothing written yet.
     Waiting,
     /// `message_start` written.

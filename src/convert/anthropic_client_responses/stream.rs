@@ -30,7 +30,7 @@ use crate::anthropic::{ContentBlock, Delta, Message, StreamEvent};
 use crate::convert::anthropic_client::response::{
     tool_arguments_error, tool_fallback_id, zero_usage, ResponseContext,
 };
-use crate::convert::anthropic_client::stream::message_as_stream;
+use crate::convert::anthropic_client::stream::{message_as_stream, Phase};
 use crate::convert::error::{excerpt, MAX_MESSAGE_BYTES};
 use crate::convert::signature::{reasoning_signature, Signer};
 use crate::convert::tool_arguments::ObjectScan;
@@ -133,16 +133,6 @@ impl StreamOutcome for ResponsesToEvents {
             .as_ref()
             .map(|u| Tokens::from(&anthropic_usage(Some(u))))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Nothing written yet.
-    Waiting,
-    /// `message_start` written.
-    Streaming,
-    /// `message_stop` or `error` written; everything after is ignored.
-    Done,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
